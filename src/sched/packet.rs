@@ -54,6 +54,10 @@ pub trait Packet: Sized {
     /// See [`Packet::adjusted_len`].
     fn set_adjusted_len(&mut self, len: u32);
 
+    /// Bytes charged against the memory limit (`skb->truesize` in the
+    /// kernel); at least [`Packet::len`] on the host.
+    fn mem_size(&self) -> u32;
+
     /// Marks the packet Congestion Experienced. Returns `false` if it is not
     /// ECN-capable (the core then drops it instead).
     fn set_ce(&mut self) -> bool;
@@ -85,4 +89,19 @@ pub trait PacketQueue: Default {
         max_scan: usize,
         pred: &mut dyn FnMut(&Self::Packet) -> bool,
     ) -> Option<Self::Packet>;
+}
+
+/// Why the core gave a packet back to the caller to free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The memory limit was exceeded; dropped from the fattest flow.
+    Overlimit,
+    /// COBALT (CoDel or BLUE) decided to drop a packet that is not ECN-capable.
+    Cobalt,
+    /// The ACK filter removed an ACK made redundant by a newer one.
+    AckFilter,
+    /// No flow state could be had from the shared pool for a new flow.
+    FlowPoolExhausted,
+    /// A tin was removed by reconfiguration and its packets could not move.
+    Reconfigure,
 }
