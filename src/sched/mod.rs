@@ -6,3 +6,6 @@
 
 pub mod alloc;
 pub mod packet;
+pub mod calendar;
+pub mod overhead;
+pub mod shaper;
