@@ -4,8 +4,14 @@
 //! tests hand it their own packet type and a simulated clock.
 #![forbid(unsafe_code)]
 
+pub mod ack_filter;
 pub mod alloc;
-pub mod packet;
 pub mod calendar;
+pub mod cobalt;
+pub mod flow_table;
 pub mod overhead;
+pub mod packet;
 pub mod shaper;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod tin_queue;

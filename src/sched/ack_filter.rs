@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+//! CAKE's ACK filter: when a pure TCP ACK is enqueued, an older pure ACK of
+//! the same connection still waiting in the flow's queue carries no
+//! information the new one lacks, so it is dropped to save uplink airtime.
+//! The safety rules follow `cake_ack_filter`: only pure ACKs with no flags
+//! but ECE/CWR and no options but timestamps/SACK are candidates, never one
+//! with a higher cumulative ACK or SACKing what the new one does not, and
+//! never across a change of ECE/CWR. Conservative mode drops only when two
+//! candidates are queued (so one redundant ACK stays for the ACK clock);
+//! aggressive mode also drops a single candidate right before the new ACK.
+//!
+//! [`AckInfo`] carries only the highest SACK edge, so SACK coverage is
+//! judged on it: an old ACK whose SACK reaches past the new one's (or which
+//! is a D-SACK, below its own cumulative ACK) is kept.
+
+use crate::sched::packet::{AckInfo, Packet, PacketQueue};
+
+/// ACK filter mode (`tc ... cake ack-filter[-aggressive]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AckFilterMode {
+    /// No filtering.
+    #[default]
+    Off,
+    /// Drop an ACK only when a second redundant one is also queued.
+    Conservative,
+    /// Also drop a lone redundant ACK directly ahead of the new one.
+    Aggressive,
+}
+
+/// Packets of a flow's queue the filter looks at, from the head.
+pub const ACK_FILTER_MAX_SCAN: usize = 64;
+
+const TCP_ACK: u8 = 0x10;
+const TCP_SYN: u8 = 0x02;
+const TCP_ECE: u8 = 0x40;
+const TCP_CWR: u8 = 0x80;
+const ECN_FLAGS: u8 = TCP_ECE | TCP_CWR;
+
+/// Sequence number `a` is after `b` (mod 2^32).
+fn after(a: u32, b: u32) -> bool {
+    (b.wrapping_sub(a) as i32) < 0
+}
+
+/// `old` is a pure ACK that may be dropped in favour of a newer one.
+fn may_drop(old: &AckInfo) -> bool {
+    (old.flags & !ECN_FLAGS) == TCP_ACK && !old.other_options
+}
+
+/// Like `cake_tcph_sack_compare(old, new)`: negative if `old` SACKs
+/// something `new` does not (never drop), zero if they SACK the same,
+/// positive if `new` SACKs more.
+fn sack_compare(old: &AckInfo, new: &AckInfo) -> i32 {
+    match (old.has_sack, new.has_sack) {
+        (false, false) => 0,
+        (true, false) => -1,
+        (false, true) => 1,
+        (true, true) => {
+            if !after(old.sack_end, old.ack_seq) || after(old.sack_end, new.sack_end) {
+                -1
+            } else if old.sack_end == new.sack_end {
+                0
+            } else {
+                1
+            }
+        }
+    }
+}
+
+/// `old` (queued) is made redundant by `new`, ignoring queue position.
+fn redundant(old: &AckInfo, new: &AckInfo) -> bool {
+    if !may_drop(old) || after(old.ack_seq, new.ack_seq) {
+        return false;
+    }
+    let cmp = sack_compare(old, new);
+    !(cmp < 0 || (old.ack_seq == new.ack_seq && cmp == 0))
+}
+
+/// Runs the filter for `new`, about to be appended to `queue` (which holds
+/// the flow's older packets). Returns the ACK removed from `queue`, if any.
+pub(crate) fn filter<Q: PacketQueue>(
+    queue: &mut Q,
+    new: &AckInfo,
+    mode: AckFilterMode,
+) -> Option<Q::Packet> {
+    if mode == AckFilterMode::Off || (new.flags & (TCP_ACK | TCP_SYN)) != TCP_ACK {
+        return None;
+    }
+    if queue.is_empty() {
+        return None;
+    }
+
+    // Pass 1: find the oldest eligible ACK and whether a second one follows
+    // it with the same ECE/CWR. Nothing is removed here.
+    let mut pos = 0usize;
+    let mut elig: Option<(usize, u8)> = None;
+    let mut two = false;
+    let mut seen = 0usize;
+    let _ = queue.remove_first(ACK_FILTER_MAX_SCAN, &mut |p: &Q::Packet| {
+        seen += 1;
+        let here = pos;
+        pos += 1;
+        if two {
+            return false;
+        }
+        let Some(old) = p.ack_info() else {
+            return false;
+        };
+        if old.conn_hash != new.conn_hash {
+            return false;
+        }
+        // ECE/CWR changed since the candidate: dropping it would lose that.
+        if let Some((_, flags)) = elig {
+            if old.flags & ECN_FLAGS != flags {
+                elig = None;
+            }
+        }
+        if !redundant(&old, new) {
+            return false;
+        }
+        match elig {
+            None => elig = Some((here, old.flags & ECN_FLAGS)),
+            Some(_) => two = true,
+        }
+        false
+    });
+
+    let (target, flags) = elig?;
+    let whole_queue = seen < ACK_FILTER_MAX_SCAN;
+    let last = whole_queue && target + 1 == seen;
+    let take = two || (mode == AckFilterMode::Aggressive && last && flags == new.flags & ECN_FLAGS);
+    if !take {
+        return None;
+    }
+
+    // Pass 2: remove the candidate by position.
+    let mut i = 0usize;
+    queue.remove_first(target.saturating_add(1), &mut |_p: &Q::Packet| {
+        let hit = i == target;
+        i += 1;
+        hit
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::test_support::{TestPacket, TestQueue};
+
+    fn ack(conn: u32, seq: u32) -> AckInfo {
+        AckInfo {
+            conn_hash: conn,
+            ack_seq: seq,
+            window: 1000,
+            flags: TCP_ACK,
+            ..AckInfo::default()
+        }
+    }
+
+    fn queue_of(acks: &[Option<AckInfo>]) -> TestQueue {
+        let mut q = TestQueue::default();
+        for (i, a) in acks.iter().enumerate() {
+            let mut p = TestPacket::new(i as u64, 60);
+            p.ack = *a;
+            q.push_back(p);
+        }
+        q
+    }
+
+    fn ids(q: &TestQueue) -> std::vec::Vec<u64> {
+        q.0.iter().map(|p| p.id).collect()
+    }
+
+    extern crate std;
+
+    #[test]
+    fn conservative_needs_two_candidates() {
+        let mut q = queue_of(&[Some(ack(1, 100))]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Conservative).is_none());
+        let mut q = queue_of(&[Some(ack(1, 100)), Some(ack(1, 150))]);
+        let got = filter(&mut q, &ack(1, 200), AckFilterMode::Conservative).unwrap();
+        assert_eq!(got.id, 0, "the oldest candidate goes");
+        assert_eq!(ids(&q), [1]);
+    }
+
+    #[test]
+    fn aggressive_drops_lone_adjacent_ack() {
+        let mut q = queue_of(&[Some(ack(1, 100))]);
+        let got = filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).unwrap();
+        assert_eq!(got.id, 0);
+        assert!(q.is_empty());
+        // Not adjacent: a data packet sits between.
+        let mut q = queue_of(&[Some(ack(1, 100)), None]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).is_none());
+        assert_eq!(ids(&q), [0, 1]);
+    }
+
+    #[test]
+    fn off_never_filters() {
+        let mut q = queue_of(&[Some(ack(1, 100)), Some(ack(1, 150))]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Off).is_none());
+        assert_eq!(q.0.len(), 2);
+    }
+
+    #[test]
+    fn other_connection_or_newer_ack_kept() {
+        let mut q = queue_of(&[Some(ack(2, 100)), Some(ack(2, 150))]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).is_none());
+        // Queued ACKs acknowledge more than the new one (reordering).
+        let mut q = queue_of(&[Some(ack(1, 300)), Some(ack(1, 350))]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).is_none());
+        // Same cumulative ACK, no SACK news: a duplicate ACK is a signal.
+        let mut q = queue_of(&[Some(ack(1, 200)), Some(ack(1, 200))]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Conservative).is_none());
+    }
+
+    #[test]
+    fn unsafe_flags_and_options_kept() {
+        let mut fin = ack(1, 100);
+        fin.flags |= 0x01;
+        let mut opt = ack(1, 110);
+        opt.other_options = true;
+        let mut q = queue_of(&[Some(fin), Some(opt)]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).is_none());
+        // A SYN-ACK does not trigger filtering.
+        let mut q = queue_of(&[Some(ack(1, 100)), Some(ack(1, 150))]);
+        let mut synack = ack(1, 200);
+        synack.flags |= TCP_SYN;
+        assert!(filter(&mut q, &synack, AckFilterMode::Aggressive).is_none());
+    }
+
+    #[test]
+    fn sack_rules() {
+        let mut sacked = ack(1, 100);
+        sacked.has_sack = true;
+        sacked.sack_end = 500;
+        // New ACK without SACK would lose the SACK information.
+        let mut q = queue_of(&[Some(sacked), Some(sacked)]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Conservative).is_none());
+        // New ACK SACKing further: old ones are redundant.
+        let mut newer = ack(1, 100);
+        newer.has_sack = true;
+        newer.sack_end = 600;
+        let mut q = queue_of(&[Some(sacked), Some(sacked)]);
+        assert_eq!(
+            filter(&mut q, &newer, AckFilterMode::Conservative).map(|p| p.id),
+            Some(0)
+        );
+        // D-SACK (below the cumulative ACK) is never dropped.
+        let mut dsack = ack(1, 100);
+        dsack.has_sack = true;
+        dsack.sack_end = 50;
+        let mut q = queue_of(&[Some(dsack)]);
+        assert!(filter(&mut q, &newer, AckFilterMode::Aggressive).is_none());
+    }
+
+    #[test]
+    fn ecn_flag_change_resets_candidate() {
+        let mut ece = ack(1, 120);
+        ece.flags |= TCP_ECE;
+        // 100 (no ECE), 120 (ECE), 150 (no ECE): no two consecutive
+        // candidates share flags, so nothing goes in conservative mode.
+        let mut q = queue_of(&[Some(ack(1, 100)), Some(ece), Some(ack(1, 150))]);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Conservative).is_none());
+        // Aggressive: lone last candidate with matching flags goes.
+        let got = filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).unwrap();
+        assert_eq!(got.id, 2);
+    }
+
+    #[test]
+    fn scan_is_bounded() {
+        let mut v = std::vec::Vec::new();
+        for _ in 0..ACK_FILTER_MAX_SCAN {
+            v.push(None);
+        }
+        v.push(Some(ack(1, 100)));
+        v.push(Some(ack(1, 110)));
+        let mut q = queue_of(&v);
+        assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).is_none());
+        assert_eq!(q.0.len(), ACK_FILTER_MAX_SCAN + 2);
+    }
+}

@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The shared flow pool. CAKE gives every tin its own 1024-flow table
+//! (~100 KiB); with thousands of tins that is a gigabyte, almost all of it
+//! idle. Here all tins draw flow slots from one set-associative table keyed
+//! by (tin, flow hash), and host slots (for dual/triple isolation) from a
+//! second one keyed by (tin, host hash, direction). A tin holds slots only
+//! while it has packets (or flows whose AQM state is still decaying), so an
+//! idle tin costs nothing here.
+//!
+//! Lookup is CAKE's 8-way scheme: a slot already tagged with the key, else a
+//! free way, else a collision into a busy way **of the same tin** (the two
+//! flows then share a queue, as in CAKE). Ways owned by other tins are never
+//! taken: if none of the 8 ways is free or the tin's own, the packet is
+//! refused (`DropReason::FlowPoolExhausted`).
+//!
+//! Memory: `flows × size_of::<FlowSlot<Q>>() + hosts × size_of::<HostSlot>()`
+//! (see [`FlowTable::memory_bytes`]), both counts rounded up to a multiple
+//! of 8 ways, allocated once by [`FlowTable::new`].
+
+use core::mem::size_of;
+
+use crate::sched::alloc::{AllocError, SliceAlloc};
+use crate::sched::cobalt::CobaltVars;
+use crate::sched::packet::PacketQueue;
+
+/// Ways per set, as in CAKE.
+pub const SET_WAYS: u32 = 8;
+
+/// "No slot" in u32 slot links.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Which of a tin's flow lists a flow slot is on (CAKE's `CAKE_SET_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowSet {
+    /// Free: on no list, owned by no tin.
+    None,
+    /// Sparse, on the new-flows list.
+    Sparse,
+    /// Counted sparse but already moved to the old-flows (bulk) rotation.
+    SparseWait,
+    /// Bulk, on the old-flows list.
+    Bulk,
+    /// Empty, on the decaying list until its COBALT state rests.
+    Decaying,
+}
+
+/// One flow's state.
+#[derive(Debug)]
+pub(crate) struct FlowSlot<Q> {
+    /// The flow's packets.
+    pub(crate) queue: Q,
+    /// COBALT state.
+    pub(crate) cvars: CobaltVars,
+    /// Owning tin (meaningful for a free slot too: a later packet of the
+    /// same flow finds its old slot and keeps its AQM state).
+    pub(crate) tin: u32,
+    /// Flow hash this slot is tagged with.
+    pub(crate) tag: u32,
+    /// Queued bytes (`Packet::len`).
+    pub(crate) backlog: u32,
+    /// Queued packets.
+    pub(crate) packets: u32,
+    /// DRR++ deficit, bytes (`Packet::adjusted_len`).
+    pub(crate) deficit: i32,
+    /// Next slot on the same tin list, or [`NONE`].
+    pub(crate) next: u32,
+    /// Previous slot on the same tin list, or [`NONE`].
+    pub(crate) prev: u32,
+    /// Source host slot, or [`NONE`] when not isolating sources.
+    pub(crate) src_host: u32,
+    /// Destination host slot, or [`NONE`].
+    pub(crate) dst_host: u32,
+    /// Which list the slot is on.
+    pub(crate) set: FlowSet,
+}
+
+impl<Q: Default> FlowSlot<Q> {
+    fn empty() -> Self {
+        Self {
+            queue: Q::default(),
+            cvars: CobaltVars::default(),
+            tin: NONE,
+            tag: 0,
+            backlog: 0,
+            packets: 0,
+            deficit: 0,
+            next: NONE,
+            prev: NONE,
+            src_host: NONE,
+            dst_host: NONE,
+            set: FlowSet::None,
+        }
+    }
+}
+
+/// One host's state for host isolation: how many of its flows are bulk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostSlot {
+    tin: u32,
+    tag: u32,
+    /// Busy flow slots pointing here; the slot is free at zero.
+    refs: u32,
+    /// Bulk flows of this host (CAKE's `*host_bulk_flow_count`).
+    bulk: u16,
+    /// 0 = source host, 1 = destination host.
+    dir: u8,
+}
+
+impl HostSlot {
+    const EMPTY: Self = Self {
+        tin: NONE,
+        tag: 0,
+        refs: 0,
+        bulk: 0,
+        dir: 0,
+    };
+}
+
+/// Per-tin hash statistics, like CAKE's `way_*` tin stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WayStats {
+    /// Found in its first-choice way.
+    pub directs: u32,
+    /// Found in another way of its set.
+    pub hits: u32,
+    /// Took a free way.
+    pub misses: u32,
+    /// Shared a busy way of the same tin.
+    pub collisions: u32,
+}
+
+/// A tin's intrusive list of flow slots (head and tail indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FlowList {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+}
+
+impl Default for FlowList {
+    fn default() -> Self {
+        Self {
+            head: NONE,
+            tail: NONE,
+        }
+    }
+}
+
+impl FlowList {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == NONE
+    }
+}
+
+/// The shared pool of flow and host slots for all tins of a scheduler.
+pub struct FlowTable<Q: PacketQueue, A: SliceAlloc> {
+    flows: A::Slice<FlowSlot<Q>>,
+    hosts: A::Slice<HostSlot>,
+    flow_sets: u32,
+    host_sets: u32,
+    flows_used: u32,
+    hosts_used: u32,
+}
+
+/// Spreads (tin, hash, salt) over the table: tins must not share sets
+/// systematically, or one busy tin could crowd out a neighbour.
+fn mix(tin: u32, hash: u32, salt: u32) -> u32 {
+    let mut x = hash ^ tin.wrapping_mul(0x9E37_79B9) ^ salt;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7FEB_352D);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846C_A68B);
+    x ^= x >> 16;
+    x
+}
+
+/// First slot of the set for `x` and the first-choice way in it.
+fn place(x: u32, sets: u32) -> (u32, u32) {
+    let set = ((u64::from(x) * u64::from(sets)) >> 32) as u32;
+    (set.saturating_mul(SET_WAYS), x & (SET_WAYS - 1))
+}
+
+/// Number of 8-way sets for `n` slots, rounded up, if indices fit in u32.
+fn sets_for(n: u32) -> Option<u32> {
+    let sets = n.div_ceil(SET_WAYS);
+    sets.checked_mul(SET_WAYS).filter(|&s| s < NONE)?;
+    Some(sets)
+}
+
+const FLOW_SALT: u32 = 0;
+const SRC_SALT: u32 = 0x5352_4348;
+const DST_SALT: u32 = 0x4453_5448;
+
+impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
+    /// Allocates room for `flows` flow slots and `hosts` host slots (each
+    /// rounded up to a multiple of [`SET_WAYS`]). `hosts` may be 0 if no tin
+    /// uses dual or triple isolation. This is the only allocation.
+    pub fn new(alloc: &mut A, flows: u32, hosts: u32) -> Result<Self, AllocError> {
+        let flow_sets = sets_for(flows).ok_or(AllocError)?;
+        let host_sets = sets_for(hosts).ok_or(AllocError)?;
+        let nflows = (flow_sets * SET_WAYS) as usize;
+        let nhosts = (host_sets * SET_WAYS) as usize;
+        let flows = alloc.alloc_slice(nflows, |_| FlowSlot::empty())?;
+        let hosts = alloc.alloc_slice(nhosts, |_| HostSlot::EMPTY)?;
+        Ok(Self {
+            flows,
+            hosts,
+            flow_sets,
+            host_sets,
+            flows_used: 0,
+            hosts_used: 0,
+        })
+    }
+
+    /// Bytes of the two slot arrays.
+    pub fn memory_bytes(&self) -> usize {
+        self.flows
+            .len()
+            .saturating_mul(size_of::<FlowSlot<Q>>())
+            .saturating_add(self.hosts.len().saturating_mul(size_of::<HostSlot>()))
+    }
+
+    /// Size of one flow slot, bytes.
+    pub const fn flow_slot_size() -> usize {
+        size_of::<FlowSlot<Q>>()
+    }
+
+    /// Size of one host slot, bytes.
+    pub const fn host_slot_size() -> usize {
+        size_of::<HostSlot>()
+    }
+
+    /// Flow slots in the pool.
+    pub fn flow_capacity(&self) -> u32 {
+        self.flow_sets * SET_WAYS
+    }
+
+    /// Host slots in the pool.
+    pub fn host_capacity(&self) -> u32 {
+        self.host_sets * SET_WAYS
+    }
+
+    /// Flow slots currently owned by some tin.
+    pub fn flows_in_use(&self) -> u32 {
+        self.flows_used
+    }
+
+    /// Host slots currently referenced by some flow.
+    pub fn hosts_in_use(&self) -> u32 {
+        self.hosts_used
+    }
+
+    pub(crate) fn slot(&self, idx: u32) -> Option<&FlowSlot<Q>> {
+        self.flows.get(idx as usize)
+    }
+
+    pub(crate) fn slot_mut(&mut self, idx: u32) -> Option<&mut FlowSlot<Q>> {
+        self.flows.get_mut(idx as usize)
+    }
+
+    /// Finds the flow slot of (`tin`, `tag`), or claims one. `src`/`dst`
+    /// are the host hashes when the tin isolates by that host. A claimed
+    /// slot comes back with `set == None`: the caller puts it on a list.
+    /// `None` if the pool has no way for this tin.
+    pub(crate) fn lookup(
+        &mut self,
+        tin: u32,
+        tag: u32,
+        src: Option<u32>,
+        dst: Option<u32>,
+        ways: &mut WayStats,
+    ) -> Option<u32> {
+        if self.flow_sets == 0 {
+            return None;
+        }
+        let (base, inner) = place(mix(tin, tag, FLOW_SALT), self.flow_sets);
+        let way = |i: u32| base + ((inner + i) & (SET_WAYS - 1));
+
+        for i in 0..SET_WAYS {
+            let idx = way(i);
+            let s = self.flows.get(idx as usize)?;
+            if s.tin == tin && s.tag == tag {
+                if s.set != FlowSet::None {
+                    if i == 0 {
+                        ways.directs = ways.directs.wrapping_add(1);
+                    } else {
+                        ways.hits = ways.hits.wrapping_add(1);
+                    }
+                    return Some(idx);
+                }
+                // Our old slot, free again: reclaim it with its AQM state.
+                self.claim(idx, tin, tag, src, dst, true)?;
+                ways.hits = ways.hits.wrapping_add(1);
+                return Some(idx);
+            }
+        }
+        for i in 0..SET_WAYS {
+            let idx = way(i);
+            if self.flows.get(idx as usize)?.set == FlowSet::None {
+                self.claim(idx, tin, tag, src, dst, false)?;
+                ways.misses = ways.misses.wrapping_add(1);
+                return Some(idx);
+            }
+        }
+        for i in 0..SET_WAYS {
+            let idx = way(i);
+            if self.flows.get(idx as usize)?.tin == tin {
+                self.collide(idx, tag, src, dst)?;
+                ways.collisions = ways.collisions.wrapping_add(1);
+                return Some(idx);
+            }
+        }
+        None
+    }
+
+    /// Takes free slot `idx` for (`tin`, `tag`).
+    fn claim(
+        &mut self,
+        idx: u32,
+        tin: u32,
+        tag: u32,
+        src: Option<u32>,
+        dst: Option<u32>,
+        same_flow: bool,
+    ) -> Option<()> {
+        let (sh, dh) = self.acquire_hosts(tin, src, dst)?;
+        let Some(s) = self.flows.get_mut(idx as usize) else {
+            self.release_host(sh);
+            self.release_host(dh);
+            return None;
+        };
+        if !same_flow {
+            s.cvars = CobaltVars::default();
+        }
+        s.tin = tin;
+        s.tag = tag;
+        s.deficit = 0;
+        s.next = NONE;
+        s.prev = NONE;
+        s.src_host = sh;
+        s.dst_host = dh;
+        self.flows_used = self.flows_used.saturating_add(1);
+        Some(())
+    }
+
+    /// Retags busy slot `idx` (of the same tin) for another flow, moving its
+    /// host references (and bulk counts) to the new flow's hosts.
+    fn collide(&mut self, idx: u32, tag: u32, src: Option<u32>, dst: Option<u32>) -> Option<()> {
+        let s = self.flows.get(idx as usize)?;
+        let (tin, bulk, old_sh, old_dh) = (s.tin, s.set == FlowSet::Bulk, s.src_host, s.dst_host);
+        let (sh, dh) = self.acquire_hosts(tin, src, dst)?;
+        if bulk {
+            self.host_bulk(old_sh, false);
+            self.host_bulk(old_dh, false);
+            self.host_bulk(sh, true);
+            self.host_bulk(dh, true);
+        }
+        self.release_host(old_sh);
+        self.release_host(old_dh);
+        if let Some(s) = self.flows.get_mut(idx as usize) {
+            s.tag = tag;
+            s.src_host = sh;
+            s.dst_host = dh;
+        }
+        Some(())
+    }
+
+    /// Returns busy slot `idx` (empty, off every list) to the pool. Its tag
+    /// stays so the same flow can find it again.
+    pub(crate) fn release(&mut self, idx: u32) {
+        let Some(s) = self.flows.get_mut(idx as usize) else {
+            return;
+        };
+        if s.set == FlowSet::None {
+            return;
+        }
+        if s.set == FlowSet::Bulk {
+            let (sh, dh) = (s.src_host, s.dst_host);
+            self.host_bulk(sh, false);
+            self.host_bulk(dh, false);
+        }
+        let Some(s) = self.flows.get_mut(idx as usize) else {
+            return;
+        };
+        let (sh, dh) = (s.src_host, s.dst_host);
+        s.set = FlowSet::None;
+        s.next = NONE;
+        s.prev = NONE;
+        s.src_host = NONE;
+        s.dst_host = NONE;
+        self.release_host(sh);
+        self.release_host(dh);
+        self.flows_used = self.flows_used.saturating_sub(1);
+    }
+
+    fn acquire_hosts(
+        &mut self,
+        tin: u32,
+        src: Option<u32>,
+        dst: Option<u32>,
+    ) -> Option<(u32, u32)> {
+        let sh = match src {
+            Some(h) => self.acquire_host(tin, h, 0)?,
+            None => NONE,
+        };
+        let dh = match dst {
+            Some(h) => match self.acquire_host(tin, h, 1) {
+                Some(d) => d,
+                None => {
+                    self.release_host(sh);
+                    return None;
+                }
+            },
+            None => NONE,
+        };
+        Some((sh, dh))
+    }
+
+    /// A reference to the host slot of (`tin`, `tag`, `dir`): its own, else
+    /// a free one, else one of the same tin and direction (hosts then share
+    /// a bulk count, as colliding hosts do in CAKE).
+    fn acquire_host(&mut self, tin: u32, tag: u32, dir: u8) -> Option<u32> {
+        if self.host_sets == 0 {
+            return None;
+        }
+        let salt = if dir == 0 { SRC_SALT } else { DST_SALT };
+        let (base, inner) = place(mix(tin, tag, salt), self.host_sets);
+        let way = |i: u32| base + ((inner + i) & (SET_WAYS - 1));
+        let mut free = NONE;
+        let mut shared = NONE;
+        for i in 0..SET_WAYS {
+            let idx = way(i);
+            let h = self.hosts.get(idx as usize)?;
+            if h.tin == tin && h.tag == tag && h.dir == dir {
+                return self.ref_host(idx);
+            }
+            if h.refs == 0 && free == NONE {
+                free = idx;
+            }
+            if h.refs != 0 && h.tin == tin && h.dir == dir && shared == NONE {
+                shared = idx;
+            }
+        }
+        if free != NONE {
+            let h = self.hosts.get_mut(free as usize)?;
+            *h = HostSlot {
+                tin,
+                tag,
+                refs: 0,
+                bulk: 0,
+                dir,
+            };
+            return self.ref_host(free);
+        }
+        if shared != NONE {
+            return self.ref_host(shared);
+        }
+        None
+    }
+
+    fn ref_host(&mut self, idx: u32) -> Option<u32> {
+        let h = self.hosts.get_mut(idx as usize)?;
+        if h.refs == 0 {
+            self.hosts_used = self.hosts_used.saturating_add(1);
+        }
+        h.refs = h.refs.saturating_add(1);
+        Some(idx)
+    }
+
+    fn release_host(&mut self, idx: u32) {
+        let Some(h) = self.hosts.get_mut(idx as usize) else {
+            return;
+        };
+        if h.refs == 0 {
+            return;
+        }
+        h.refs -= 1;
+        if h.refs == 0 {
+            h.bulk = 0;
+            self.hosts_used = self.hosts_used.saturating_sub(1);
+        }
+    }
+
+    /// Counts one more (`up`) or one fewer bulk flow on host slot `idx`.
+    fn host_bulk(&mut self, idx: u32, up: bool) {
+        if let Some(h) = self.hosts.get_mut(idx as usize) {
+            h.bulk = if up {
+                h.bulk.saturating_add(1)
+            } else {
+                h.bulk.saturating_sub(1)
+            };
+        }
+    }
+
+    /// Flow `idx` became bulk (`up`) or stopped being bulk.
+    pub(crate) fn flow_bulk(&mut self, idx: u32, up: bool) {
+        let Some(s) = self.flows.get(idx as usize) else {
+            return;
+        };
+        let (sh, dh) = (s.src_host, s.dst_host);
+        self.host_bulk(sh, up);
+        self.host_bulk(dh, up);
+    }
+
+    /// CAKE's host load of flow `idx`: the most bulk flows of its hosts, ≥ 1.
+    pub(crate) fn host_load(&self, idx: u32) -> u32 {
+        let Some(s) = self.flows.get(idx as usize) else {
+            return 1;
+        };
+        let load = |h: u32| self.hosts.get(h as usize).map_or(0, |h| u32::from(h.bulk));
+        load(s.src_host).max(load(s.dst_host)).max(1)
+    }
+
+    /// Appends slot `idx` to `list`.
+    pub(crate) fn push_tail(&mut self, list: &mut FlowList, idx: u32) {
+        let tail = list.tail;
+        let Some(s) = self.flows.get_mut(idx as usize) else {
+            return;
+        };
+        s.prev = tail;
+        s.next = NONE;
+        match self.flows.get_mut(tail as usize) {
+            Some(t) => t.next = idx,
+            None => list.head = idx,
+        }
+        list.tail = idx;
+    }
+
+    /// Unlinks slot `idx` from `list` (it must be on it).
+    pub(crate) fn unlink(&mut self, list: &mut FlowList, idx: u32) {
+        let Some(s) = self.flows.get_mut(idx as usize) else {
+            return;
+        };
+        let (prev, next) = (s.prev, s.next);
+        s.prev = NONE;
+        s.next = NONE;
+        match self.flows.get_mut(prev as usize) {
+            Some(p) => p.next = next,
+            None => list.head = next,
+        }
+        match self.flows.get_mut(next as usize) {
+            Some(n) => n.prev = prev,
+            None => list.tail = prev,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::test_support::{HostAlloc, TestQueue};
+
+    type Table = FlowTable<TestQueue, HostAlloc>;
+
+    fn table(flows: u32, hosts: u32) -> Table {
+        FlowTable::new(&mut HostAlloc::default(), flows, hosts).unwrap()
+    }
+
+    /// Marks a claimed slot busy as the tin would.
+    fn activate(t: &mut Table, idx: u32) {
+        t.slot_mut(idx).unwrap().set = FlowSet::Sparse;
+    }
+
+    #[test]
+    fn sizes_round_up_and_memory_is_bounded() {
+        let t = table(10, 0);
+        assert_eq!(t.flow_capacity(), 16);
+        assert_eq!(t.host_capacity(), 0);
+        assert_eq!(t.memory_bytes(), 16 * Table::flow_slot_size());
+        let t = table(1024, 1024);
+        assert_eq!(
+            t.memory_bytes(),
+            1024 * Table::flow_slot_size() + 1024 * Table::host_slot_size()
+        );
+        assert!(
+            FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc { fail: true }, 8, 8).is_err()
+        );
+        assert!(
+            FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc::default(), u32::MAX, 0).is_err()
+        );
+    }
+
+    #[test]
+    fn same_key_same_slot_and_release_reuses() {
+        let mut t = table(64, 0);
+        let mut w = WayStats::default();
+        let a = t.lookup(3, 77, None, None, &mut w).unwrap();
+        activate(&mut t, a);
+        assert_eq!(t.lookup(3, 77, None, None, &mut w), Some(a));
+        assert_eq!(w.misses, 1);
+        assert_eq!(w.directs + w.hits, 1);
+        // Same hash, other tin: another slot.
+        let b = t.lookup(4, 77, None, None, &mut w).unwrap();
+        assert_ne!(a, b);
+        activate(&mut t, b);
+        assert_eq!(t.flows_in_use(), 2);
+        t.release(a);
+        t.release(b);
+        assert_eq!(t.flows_in_use(), 0);
+    }
+
+    #[test]
+    fn full_set_collides_within_tin_only() {
+        // One set of 8 ways: every key maps to it.
+        let mut t = table(8, 0);
+        let mut w = WayStats::default();
+        for f in 0..8 {
+            let i = t.lookup(1, f, None, None, &mut w).unwrap();
+            activate(&mut t, i);
+        }
+        assert_eq!(t.flows_in_use(), 8);
+        // A 9th flow of the same tin shares a way.
+        let i = t.lookup(1, 100, None, None, &mut w).unwrap();
+        assert_eq!(w.collisions, 1);
+        assert_eq!(t.slot(i).unwrap().tag, 100);
+        assert_eq!(t.flows_in_use(), 8);
+        // Another tin finds nothing: refused.
+        assert_eq!(t.lookup(2, 5, None, None, &mut w), None);
+        // Once a slot is freed, the other tin gets it.
+        t.release(i);
+        let j = t.lookup(2, 5, None, None, &mut w).unwrap();
+        assert_eq!(j, i);
+        assert_eq!(t.slot(j).unwrap().tin, 2);
+    }
+
+    #[test]
+    fn empty_pool_refuses() {
+        let mut t = table(0, 0);
+        assert_eq!(t.lookup(0, 1, None, None, &mut WayStats::default()), None);
+        // Host isolation without host slots refuses too, leaking nothing.
+        let mut t = table(8, 0);
+        assert_eq!(
+            t.lookup(0, 1, Some(9), None, &mut WayStats::default()),
+            None
+        );
+        assert_eq!(t.flows_in_use(), 0);
+    }
+
+    #[test]
+    fn hosts_are_refcounted_and_bulk_counted() {
+        let mut t = table(64, 64);
+        let mut w = WayStats::default();
+        let a = t.lookup(1, 10, None, Some(500), &mut w).unwrap();
+        activate(&mut t, a);
+        let b = t.lookup(1, 11, None, Some(500), &mut w).unwrap();
+        activate(&mut t, b);
+        let c = t.lookup(1, 12, None, Some(600), &mut w).unwrap();
+        activate(&mut t, c);
+        assert_eq!(t.hosts_in_use(), 2);
+        for i in [a, b] {
+            t.slot_mut(i).unwrap().set = FlowSet::Bulk;
+            t.flow_bulk(i, true);
+        }
+        assert_eq!(t.host_load(a), 2);
+        assert_eq!(t.host_load(c), 1);
+        t.release(a);
+        assert_eq!(t.host_load(b), 1);
+        t.release(b);
+        t.release(c);
+        assert_eq!(t.hosts_in_use(), 0);
+        assert_eq!(t.flows_in_use(), 0);
+    }
+
+    #[test]
+    fn lists_link_and_unlink() {
+        let mut t = table(16, 0);
+        let mut l = FlowList::default();
+        for i in 0..4 {
+            t.push_tail(&mut l, i);
+        }
+        t.unlink(&mut l, 0);
+        t.unlink(&mut l, 2);
+        t.unlink(&mut l, 3);
+        assert_eq!((l.head, l.tail), (1, 1));
+        t.unlink(&mut l, 1);
+        assert!(l.is_empty());
+        assert_eq!(l.tail, NONE);
+    }
+}

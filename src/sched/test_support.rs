@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Host-only helpers for the core's unit tests: a plain packet struct, a
+//! `VecDeque` packet queue and a `Vec`-backed [`SliceAlloc`].
+
+extern crate std;
+
+use std::collections::VecDeque;
+use std::vec::Vec;
+
+use crate::sched::alloc::{AllocError, SliceAlloc};
+use crate::sched::packet::{AckInfo, Packet, PacketQueue};
+
+/// A test packet: every field the core may read or write is visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestPacket {
+    /// Caller's identifier (e.g. sequence number).
+    pub(crate) id: u64,
+    /// Caller's tag, e.g. which flow or tin it was sent to.
+    pub(crate) tag: u32,
+    pub(crate) len: u32,
+    pub(crate) adjusted_len: u32,
+    pub(crate) enqueue_time: u64,
+    pub(crate) mem: u32,
+    /// ECN-capable transport.
+    pub(crate) ect: bool,
+    /// Marked Congestion Experienced.
+    pub(crate) ce: bool,
+    pub(crate) ack: Option<AckInfo>,
+}
+
+impl TestPacket {
+    /// A non-ECT, non-ACK packet of `len` bytes (adjusted length = len).
+    pub(crate) fn new(id: u64, len: u32) -> Self {
+        Self {
+            id,
+            tag: 0,
+            len,
+            adjusted_len: len,
+            enqueue_time: 0,
+            mem: len,
+            ect: false,
+            ce: false,
+            ack: None,
+        }
+    }
+}
+
+impl Packet for TestPacket {
+    fn len(&self) -> u32 {
+        self.len
+    }
+    fn enqueue_time(&self) -> u64 {
+        self.enqueue_time
+    }
+    fn set_enqueue_time(&mut self, ns: u64) {
+        self.enqueue_time = ns;
+    }
+    fn adjusted_len(&self) -> u32 {
+        self.adjusted_len
+    }
+    fn set_adjusted_len(&mut self, len: u32) {
+        self.adjusted_len = len;
+    }
+    fn mem_size(&self) -> u32 {
+        self.mem
+    }
+    fn set_ce(&mut self) -> bool {
+        if self.ect {
+            self.ce = true;
+        }
+        self.ect
+    }
+    fn ack_info(&self) -> Option<AckInfo> {
+        self.ack
+    }
+}
+
+/// A `VecDeque` of [`TestPacket`]s.
+#[derive(Debug, Default)]
+pub(crate) struct TestQueue(pub(crate) VecDeque<TestPacket>);
+
+impl PacketQueue for TestQueue {
+    type Packet = TestPacket;
+
+    fn push_back(&mut self, pkt: TestPacket) {
+        self.0.push_back(pkt);
+    }
+    fn pop_front(&mut self) -> Option<TestPacket> {
+        self.0.pop_front()
+    }
+    fn front(&self) -> Option<&TestPacket> {
+        self.0.front()
+    }
+    fn remove_first(
+        &mut self,
+        max_scan: usize,
+        pred: &mut dyn FnMut(&TestPacket) -> bool,
+    ) -> Option<TestPacket> {
+        let pos = self.0.iter().take(max_scan).position(pred)?;
+        self.0.remove(pos)
+    }
+}
+
+/// Backs [`SliceAlloc`] with `Vec`; can be told to fail.
+#[derive(Debug, Default)]
+pub(crate) struct HostAlloc {
+    /// Fail every allocation.
+    pub(crate) fail: bool,
+}
+
+impl SliceAlloc for HostAlloc {
+    type Slice<T> = Vec<T>;
+
+    fn alloc_slice<T>(
+        &mut self,
+        len: usize,
+        init: impl FnMut(usize) -> T,
+    ) -> Result<Vec<T>, AllocError> {
+        if self.fail {
+            return Err(AllocError);
+        }
+        Ok((0..len).map(init).collect())
+    }
+}
