@@ -16,6 +16,10 @@
     unsafe_op_in_unsafe_fn
 )]
 mod generated {
+    // The kernel's bindgen_parameters blocklist these to map them by hand.
+    type __kernel_size_t = usize;
+    type __kernel_ssize_t = isize;
+    type __kernel_ptrdiff_t = isize;
     include!("bindings_generated.rs");
 }
 

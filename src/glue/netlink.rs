@@ -26,7 +26,7 @@ impl ExtAck {
         let attr = attr.map_or(ptr::null(), |a| a.0);
         // SAFETY: `self.0` is null or valid (constructor contract); `msg` is
         // a 'static C string, as extack's `_msg` requires.
-        unsafe { b::cakemt_set_err(self.0, msg.as_char_ptr(), attr) };
+        unsafe { b::cakemt_set_err(self.0, msg.as_char_ptr().cast(), attr) };
         EINVAL
     }
 }
@@ -99,12 +99,12 @@ impl NlWriter {
         Self(skb)
     }
 
-    /// Appends a u32 attribute; `EMSGSIZE` if the message is full.
+    /// Appends a u32 attribute; `ENOSPC` if the message is full (the dump callbacks report -1 either way).
     pub(crate) fn put_u32(&mut self, kind: u32, value: u32) -> Result {
         // SAFETY: `self.0` is a valid message (constructor contract).
         let err = unsafe { b::cakemt_put_u32(self.0, kind as i32, value) };
         if err < 0 {
-            return Err(EMSGSIZE);
+            return Err(ENOSPC);
         }
         Ok(())
     }
@@ -114,7 +114,7 @@ impl NlWriter {
         // SAFETY: as in `put_u32`.
         let err = unsafe { b::cakemt_put_u64(self.0, kind as i32, value, pad as i32) };
         if err < 0 {
-            return Err(EMSGSIZE);
+            return Err(ENOSPC);
         }
         Ok(())
     }
@@ -124,7 +124,7 @@ impl NlWriter {
         // SAFETY: as in `put_u32`.
         let nest = unsafe { b::cakemt_nest_start(self.0, kind as i32) };
         if nest.is_null() {
-            return Err(EMSGSIZE);
+            return Err(ENOSPC);
         }
         Ok(Nest(nest))
     }

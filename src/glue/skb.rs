@@ -104,18 +104,10 @@ impl Packet for SkBuff {
 /// `head` is null iff the queue is empty; then `tail` is null too. Otherwise
 /// `head..=tail` are packets this queue owns, linked by `next`, and `tail`'s
 /// `next` is null.
+#[derive(Default)]
 pub(crate) struct SkbQueue {
     head: *mut b::sk_buff,
     tail: *mut b::sk_buff,
-}
-
-impl Default for SkbQueue {
-    fn default() -> Self {
-        Self {
-            head: ptr::null_mut(),
-            tail: ptr::null_mut(),
-        }
-    }
 }
 
 impl PacketQueue for SkbQueue {

@@ -48,7 +48,7 @@ test_stats() {
 import json, sys
 q = [q for q in json.load(sys.stdin) if q["kind"] == "cakemt"][0]
 assert q["packets"] >= 5, q
-assert q["memory_limit"] == 4 << 20, q
+assert q["memory_limit"] == 12500000 * 4 // 10, q  # 4 x 100 ms at the rate
 assert q["base_rate"] == 12500000, q' || fail "JSON stats wrong"
 }
 
