@@ -120,6 +120,9 @@ struct List {
     tail: u32,
 }
 
+/// Bytes of per-tin links a [`Calendar`] keeps.
+pub const CALENDAR_BYTES_PER_TIN: usize = 4 + 4 + 8 + 4;
+
 /// Timing wheel of tin indices keyed by due time in ns.
 pub struct Calendar<A: SliceAlloc> {
     next: A::Slice<u32>,
@@ -284,6 +287,29 @@ impl<A: SliceAlloc> Calendar<A> {
             return Some(self.slot_time(first));
         }
         Some(self.slot_time(self.overflow_min.max(self.cursor)))
+    }
+
+    /// Takes some filed tin off the calendar, whatever its due time, without
+    /// moving the cursor (for draining on reset).
+    pub fn take_any(&mut self) -> Option<u32> {
+        let mut tin = self.overflow.head;
+        for lvl in (0..LEVELS).rev() {
+            if let Some(i) = self.levels[lvl].find_from(0) {
+                tin = self.levels[lvl].head.get(i).copied().unwrap_or(NIL);
+            }
+        }
+        if tin == NIL {
+            return None;
+        }
+        self.remove(tin).then_some(tin)
+    }
+
+    /// Bytes of the wheels, excluding the per-tin links.
+    pub fn wheel_bytes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| (l.head.len() + l.tail.len()) * 4 + (l.min.len() + l.words.len()) * 8)
+            .sum()
     }
 
     /// Empties the calendar in O(filed tins + bitmap words).
@@ -708,6 +734,24 @@ mod tests {
         c.insert(1, u64::MAX - (1 << 20));
         assert_eq!(c.pop_due(u64::MAX - (1 << 21)), None);
         assert_eq!(drain(&mut c, u64::MAX), [1, 0]);
+    }
+
+    #[test]
+    fn take_any_drains_without_moving_time() {
+        let mut c = cal(6, 0, 2);
+        for t in 0..6 {
+            c.insert(t, 1 << (6 * t));
+        }
+        let mut got = Vec::new();
+        while let Some(t) = c.take_any() {
+            got.push(t);
+        }
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+        assert!(c.is_empty());
+        c.insert(2, 3);
+        assert_eq!(c.pop_due(2), None);
+        assert_eq!(c.pop_due(3), Some(2));
     }
 
     #[test]

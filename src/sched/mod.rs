@@ -15,3 +15,7 @@ pub mod shaper;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tin_queue;
+pub mod memlimit;
+pub mod scheduler;
+pub mod tin;
+pub mod tin_drr;

@@ -6,6 +6,8 @@
 //! glue can link `sk_buff`s through their own `next` pointers: queueing a
 //! packet never allocates.
 
+use super::overhead::GsoShape;
+
 /// Hashes the caller computed for a packet (the kernel uses its flow
 /// dissector). The core derives flow and host placement from these alone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub struct AckInfo {
 }
 
 /// A packet handle the core can queue and inspect.
+#[allow(clippy::len_without_is_empty)] // a packet is never "empty"
 pub trait Packet: Sized {
     /// Length on the wire as the caller measured it (`qdisc_pkt_len`).
     fn len(&self) -> u32;
@@ -64,6 +67,18 @@ pub trait Packet: Sized {
 
     /// TCP pure-ACK fields for the ACK filter, if this is one.
     fn ack_info(&self) -> Option<AckInfo>;
+
+    /// Bytes before the network header (the MAC header); overhead
+    /// compensation may strip them. Default: 0.
+    fn network_offset(&self) -> u32 {
+        0
+    }
+
+    /// The segments of a GSO super-packet as they will be on the wire, so
+    /// overhead is compensated per segment. Default: not a GSO packet.
+    fn gso_shape(&self) -> Option<GsoShape> {
+        None
+    }
 }
 
 /// A FIFO of packets belonging to one flow. `Default` is the empty queue.

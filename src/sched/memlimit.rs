@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Memory accounting per tin, and the (approximately) fattest tin in O(1).
+//!
+//! When the memory limit is exceeded CAKE drops from the fattest flow of
+//! all; with thousands of tins a heap or a scan is too dear per packet.
+//! Tins are instead kept on lists bucketed by the bit length of their
+//! memory use (log2 buckets), with a bitmap of non-empty buckets. The tin
+//! chosen is the head of the highest bucket: its memory use is at least
+//! half that of the true fattest tin. Moving a tin between buckets when its
+//! usage crosses a power of two is O(1).
+
+use super::alloc::{AllocError, SliceAlloc};
+
+const NIL: u32 = u32::MAX;
+/// Bucket `b` (1..=63) holds tins using `2^(b-1) .. 2^b` bytes (the last
+/// one everything above); tins using nothing are on no list.
+const BUCKETS: usize = 64;
+
+/// Bytes of per-tin state kept here.
+pub const MEM_BYTES_PER_TIN: usize = 8 + 4 + 4 + 1;
+
+/// Per-tin memory use and the log2 buckets.
+pub struct MemBuckets<A: SliceAlloc> {
+    mem: A::Slice<u64>,
+    next: A::Slice<u32>,
+    prev: A::Slice<u32>,
+    bucket: A::Slice<u8>,
+    heads: [u32; BUCKETS],
+    /// Bit `b` set iff bucket `b` is non-empty.
+    nonempty: u64,
+    total: u64,
+}
+
+fn bucket_of(mem: u64) -> u8 {
+    // 0 for 0, else bit length, capped to the last bucket.
+    ((64 - mem.leading_zeros()) as u8).min(BUCKETS as u8 - 1)
+}
+
+impl<A: SliceAlloc> MemBuckets<A> {
+    /// All tins `0..tins` using nothing.
+    pub fn new(alloc: &mut A, tins: u32) -> Result<Self, AllocError> {
+        let n = tins as usize;
+        Ok(MemBuckets {
+            mem: alloc.alloc_slice(n, |_| 0)?,
+            next: alloc.alloc_slice(n, |_| NIL)?,
+            prev: alloc.alloc_slice(n, |_| NIL)?,
+            bucket: alloc.alloc_slice(n, |_| 0)?,
+            heads: [NIL; BUCKETS],
+            nonempty: 0,
+            total: 0,
+        })
+    }
+
+    /// Bytes used by all tins.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Bytes used by `tin` (0 if out of range).
+    pub fn of(&self, tin: u32) -> u64 {
+        self.mem.get(tin as usize).copied().unwrap_or(0)
+    }
+
+    /// `tin` now uses `bytes` more.
+    pub fn add(&mut self, tin: u32, bytes: u64) {
+        let m = self.of(tin).saturating_add(bytes);
+        self.set(tin, m);
+    }
+
+    /// `tin` now uses `bytes` less (never below zero).
+    pub fn sub(&mut self, tin: u32, bytes: u64) {
+        let m = self.of(tin).saturating_sub(bytes);
+        self.set(tin, m);
+    }
+
+    /// A tin using at least half as much as the one using most, if any
+    /// uses anything.
+    pub fn fattest(&self) -> Option<u32> {
+        if self.nonempty == 0 {
+            return None;
+        }
+        let b = 63 - self.nonempty.leading_zeros() as usize;
+        self.heads.get(b).copied().filter(|&t| t != NIL)
+    }
+
+    /// Forgets all usage; O(tins in use).
+    pub fn clear(&mut self) {
+        for b in 1..BUCKETS {
+            for _ in 0..self.mem.len() {
+                let t = self.heads[b];
+                if t == NIL {
+                    break;
+                }
+                self.set(t, 0);
+            }
+        }
+        self.total = 0;
+    }
+
+    fn set(&mut self, tin: u32, m: u64) {
+        let i = tin as usize;
+        let Some(old) = self.mem.get_mut(i).map(|x| core::mem::replace(x, m)) else {
+            return;
+        };
+        self.total = self.total.saturating_sub(old).saturating_add(m);
+        let (ob, nb) = (bucket_of(old), bucket_of(m));
+        if ob != nb {
+            self.unlink(tin, ob);
+            self.link(tin, nb);
+        }
+    }
+
+    fn unlink(&mut self, tin: u32, b: u8) {
+        if b == 0 {
+            return;
+        }
+        let i = tin as usize;
+        let next = self.next.get(i).copied().unwrap_or(NIL);
+        let prev = self.prev.get(i).copied().unwrap_or(NIL);
+        if let Some(p) = self.next.get_mut(prev as usize) {
+            *p = next;
+        } else if let Some(h) = self.heads.get_mut(b as usize) {
+            *h = next;
+            if next == NIL {
+                self.nonempty &= !(1 << b);
+            }
+        }
+        if let Some(n) = self.prev.get_mut(next as usize) {
+            *n = prev;
+        }
+    }
+
+    fn link(&mut self, tin: u32, b: u8) {
+        let i = tin as usize;
+        if let Some(x) = self.bucket.get_mut(i) {
+            *x = b;
+        }
+        if b == 0 {
+            return;
+        }
+        let head = self.heads.get(b as usize).copied().unwrap_or(NIL);
+        if let Some(x) = self.next.get_mut(i) {
+            *x = head;
+        }
+        if let Some(x) = self.prev.get_mut(i) {
+            *x = NIL;
+        }
+        if let Some(x) = self.prev.get_mut(head as usize) {
+            *x = tin;
+        }
+        if let Some(h) = self.heads.get_mut(b as usize) {
+            *h = tin;
+        }
+        self.nonempty |= 1 << b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::test_support::HostAlloc;
+
+    #[test]
+    fn buckets_by_bit_length() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(1), 1);
+        assert_eq!(bucket_of(1023), 10);
+        assert_eq!(bucket_of(1024), 11);
+        assert_eq!(bucket_of(u64::MAX), 63);
+    }
+
+    #[test]
+    fn fattest_within_factor_two() {
+        let mut m = MemBuckets::new(&mut HostAlloc::default(), 8).unwrap();
+        assert_eq!(m.fattest(), None);
+        m.add(3, 1000);
+        m.add(5, 1500);
+        m.add(1, 900);
+        // 1000 is in bucket 10 (512..1024), 1500 in bucket 11.
+        assert_eq!(m.fattest(), Some(5));
+        m.add(3, 1000); // 2000: bucket 11 with tin 5
+        let f = m.fattest().unwrap();
+        assert!(f == 3 || f == 5);
+        assert!(2 * m.of(f) >= 2000);
+        assert_eq!(m.total(), 2000 + 1500 + 900);
+        m.sub(3, 2000);
+        m.sub(5, 10_000);
+        assert_eq!(m.fattest(), Some(1));
+        assert_eq!(m.total(), 900);
+        m.sub(1, 900);
+        assert_eq!(m.fattest(), None);
+        assert_eq!(m.total(), 0);
+        m.add(99, 5); // out of range: ignored
+        assert_eq!(m.total(), 0);
+    }
+
+    #[test]
+    fn many_tins_move_between_buckets() {
+        let mut m = MemBuckets::new(&mut HostAlloc::default(), 64).unwrap();
+        let mut model = [0u64; 64];
+        let mut x = 12345u64;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let t = (x >> 58) as usize;
+            let v = (x >> 20) & 0xffff;
+            if x & 1 == 0 {
+                m.add(t as u32, v);
+                model[t] += v;
+            } else {
+                m.sub(t as u32, v);
+                model[t] = model[t].saturating_sub(v);
+            }
+            let max = *model.iter().max().unwrap();
+            match m.fattest() {
+                None => assert_eq!(max, 0),
+                Some(f) => assert!(2 * model[f as usize] > max),
+            }
+            assert_eq!(m.total(), model.iter().sum::<u64>());
+        }
+        m.clear();
+        assert_eq!(m.fattest(), None);
+        assert_eq!(m.total(), 0);
+        assert_eq!(m.of(3), 0);
+    }
+}
