@@ -9,13 +9,13 @@ pub mod alloc;
 pub mod calendar;
 pub mod cobalt;
 pub mod flow_table;
+pub mod memlimit;
 pub mod overhead;
 pub mod packet;
+pub mod scheduler;
 pub mod shaper;
 #[cfg(test)]
 pub(crate) mod test_support;
-pub mod tin_queue;
-pub mod memlimit;
-pub mod scheduler;
 pub mod tin;
 pub mod tin_drr;
+pub mod tin_queue;
