@@ -373,3 +373,156 @@ impl CobaltVars {
         drop
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::sched::test_support::TestPacket;
+
+    const MS: u64 = 1_000_000;
+
+    fn params() -> CobaltParams {
+        CobaltParams::new(&CobaltConfig::default(), 0, 1514)
+    }
+
+    #[test]
+    fn presets_and_rate_fitting() {
+        let c = CobaltConfig::preset(RttPreset::Internet);
+        assert_eq!((c.rtt_ns, c.target_ns), (100 * MS, 5 * MS));
+        let c = CobaltConfig::preset(RttPreset::Datacentre);
+        assert_eq!((c.rtt_ns, c.target_ns), (100_000, 5_000));
+        assert_eq!(RttPreset::Interplanetary.rtt_ns(), 1_000_000_000_000);
+        // Unlimited: target and interval as configured.
+        let p = params();
+        assert_eq!((p.target, p.interval, p.mtu_time), (5 * MS, 100 * MS, 0));
+        assert_eq!((p.p_inc, p.p_dec), (1 << 24, 1 << 20));
+        // 1 Mbit/s: one 1514-byte packet takes ~12.1 ms, so target becomes
+        // ~18.2 ms and the interval grows by the same amount.
+        let p = CobaltParams::new(&CobaltConfig::default(), 125_000, 1514);
+        assert!(p.mtu_time.abs_diff(12_112_000) < 10_000, "{}", p.mtu_time);
+        assert_eq!(p.target, p.mtu_time * 3 / 2);
+        assert_eq!(p.interval, 100 * MS + p.target - 5 * MS);
+        // Extreme inputs do not panic.
+        let p = CobaltParams::new(&CobaltConfig::new(u64::MAX, u64::MAX), 1, u32::MAX);
+        assert!(p.target >= p.mtu_time / 2);
+        let _ = CobaltParams::new(&CobaltConfig::new(0, 0), u64::MAX, 0);
+    }
+
+    #[test]
+    fn inverse_sqrt_tracks_count() {
+        let mut v = CobaltVars::default();
+        // Walk count up with single Newton steps past the table, as COBALT
+        // does, and compare with 1 / sqrt(count).
+        for c in 1..2000u32 {
+            v.count = c;
+            v.invsqrt();
+            if c >= 16 {
+                // rec^2 * count should be 2^64 (within 2%).
+                let r = u128::from(v.rec_inv_sqrt);
+                let x = r * r * u128::from(c);
+                let one = 1u128 << 64;
+                assert!(x.abs_diff(one) < one / 50, "count {c}: {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn first_signal_one_interval_after_crossing_target() {
+        let p = params();
+        let mut v = CobaltVars::default();
+        let mut signals = std::vec::Vec::new();
+        // Sojourn grows 1 ms per ms up to a standing 10 ms; it crosses the
+        // 5 ms target at 6 ms. A packet every ms.
+        for t in (0..400).map(|i| i * MS) {
+            let mut pkt = TestPacket::new(0, 1500);
+            pkt.enqueue_time = t.saturating_sub(10 * MS);
+            if v.should_drop(&p, t, &mut pkt, 0, u32::MAX) {
+                signals.push(t);
+            }
+        }
+        assert_eq!(signals.first(), Some(&(106 * MS)), "{signals:?}");
+        // Control law: gaps shrink as interval / sqrt(count).
+        assert_eq!(signals[1] - signals[0], 71 * MS);
+        let gaps: std::vec::Vec<u64> = signals.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.windows(2).all(|g| g[1] <= g[0]), "{gaps:?}");
+        assert!(v.count() as usize == signals.len() + 1);
+    }
+
+    #[test]
+    fn marks_ecn_capable_instead_of_dropping() {
+        let p = params();
+        let mut v = CobaltVars::default();
+        let (mut marks, mut drops) = (0, 0);
+        for t in (0..300).map(|i| i * MS) {
+            let mut pkt = TestPacket::new(0, 1500);
+            pkt.ect = true;
+            pkt.enqueue_time = t.saturating_sub(10 * MS);
+            if v.should_drop(&p, t, &mut pkt, 0, u32::MAX) {
+                drops += 1;
+            }
+            if pkt.ce {
+                assert!(v.ecn_marked());
+                marks += 1;
+            }
+        }
+        assert!(marks >= 3, "{marks}");
+        assert_eq!(drops, 0);
+    }
+
+    #[test]
+    fn below_target_never_signals_and_count_decays() {
+        let p = params();
+        let mut v = CobaltVars::default();
+        for t in (0..200).map(|i| i * MS) {
+            let mut pkt = TestPacket::new(0, 1500);
+            pkt.enqueue_time = t.saturating_sub(10 * MS);
+            v.should_drop(&p, t, &mut pkt, 0, u32::MAX);
+        }
+        let c = v.count();
+        assert!(c >= 2);
+        // Queue drains below target: no more signals, count backs off.
+        let mut t = 200 * MS;
+        for _ in 0..2000 {
+            t += MS;
+            let mut pkt = TestPacket::new(0, 1500);
+            pkt.enqueue_time = t - MS;
+            assert!(!v.should_drop(&p, t, &mut pkt, 0, u32::MAX));
+        }
+        assert_eq!(v.count(), 0);
+        assert!(v.at_rest(t + p.interval));
+    }
+
+    #[test]
+    fn blue_rises_on_overflow_and_falls_when_empty() {
+        let p = params();
+        let mut v = CobaltVars::default();
+        assert!(v.queue_full(&p, 10 * MS), "quiescent -> active");
+        assert_eq!(v.p_drop(), 1 << 24);
+        // Within one target of the last update: no change.
+        assert!(!v.queue_full(&p, 12 * MS));
+        assert_eq!(v.p_drop(), 1 << 24);
+        let mut t = 10 * MS;
+        for _ in 0..300 {
+            t += 6 * MS;
+            v.queue_full(&p, t);
+        }
+        assert_eq!(v.p_drop(), u32::MAX, "saturates");
+        // BLUE drops regardless of ECN and sojourn.
+        let mut pkt = TestPacket::new(0, 1500);
+        pkt.ect = true;
+        pkt.enqueue_time = t;
+        assert!(v.should_drop(&p, t, &mut pkt, 0, 5));
+        // Emptiness lowers it by 1/4096 per target.
+        let before = v.p_drop();
+        assert!(!v.queue_empty(&p, t + 6 * MS));
+        assert_eq!(v.p_drop(), before - (1 << 20));
+        let mut down = false;
+        for _ in 0..5000 {
+            t += 6 * MS;
+            down |= v.queue_empty(&p, t);
+        }
+        assert!(down && v.p_drop() == 0);
+    }
+}

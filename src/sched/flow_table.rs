@@ -544,6 +544,39 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     }
 }
 
+impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
+    /// Test check of table-wide invariants: the in-use counters match the
+    /// slots, host reference and bulk counts match the flows pointing at
+    /// them, and a free flow slot holds no packets.
+    #[cfg(test)]
+    pub(crate) fn assert_consistent(&self) {
+        let busy = self.flows.iter().filter(|s| s.set != FlowSet::None).count();
+        assert_eq!(busy, self.flows_used as usize, "flows_in_use");
+        let used = self.hosts.iter().filter(|h| h.refs != 0).count();
+        assert_eq!(used, self.hosts_used as usize, "hosts_in_use");
+        for (i, h) in self.hosts.iter().enumerate() {
+            let i = i as u32;
+            let refs = self
+                .flows
+                .iter()
+                .filter(|s| s.set != FlowSet::None)
+                .map(|s| u32::from(s.src_host == i) + u32::from(s.dst_host == i))
+                .sum::<u32>();
+            assert_eq!(refs, h.refs, "host {i} refs");
+            let bulk = self
+                .flows
+                .iter()
+                .filter(|s| s.set == FlowSet::Bulk)
+                .map(|s| u32::from(s.src_host == i) + u32::from(s.dst_host == i))
+                .sum::<u32>();
+            assert_eq!(bulk, u32::from(h.bulk), "host {i} bulk");
+        }
+        for s in self.flows.iter().filter(|s| s.set == FlowSet::None) {
+            assert!(s.queue.is_empty() && s.packets == 0 && s.backlog == 0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,6 +691,28 @@ mod tests {
         t.release(c);
         assert_eq!(t.hosts_in_use(), 0);
         assert_eq!(t.flows_in_use(), 0);
+    }
+
+    #[test]
+    fn host_pool_shared_within_tin_refused_across() {
+        // One set of 8 host slots, plenty of flow slots.
+        let mut t = table(256, 8);
+        let mut w = WayStats::default();
+        for h in 0..8 {
+            let i = t.lookup(1, h, Some(h), None, &mut w).unwrap();
+            activate(&mut t, i);
+        }
+        assert_eq!(t.hosts_in_use(), 8);
+        // Tin 1's ninth host shares a slot of tin 1 (counts merge).
+        let i = t.lookup(1, 100, Some(100), None, &mut w).unwrap();
+        activate(&mut t, i);
+        assert_eq!(t.hosts_in_use(), 8);
+        // Tin 2 cannot get a host slot: refused, and no flow slot leaks.
+        let used = t.flows_in_use();
+        assert_eq!(t.lookup(2, 5, Some(5), None, &mut w), None);
+        assert_eq!(t.flows_in_use(), used);
+        // Without host isolation tin 2 is fine.
+        assert!(t.lookup(2, 5, None, None, &mut w).is_some());
     }
 
     #[test]

@@ -233,7 +233,7 @@ const MAX_DRR_STEPS: u32 = 4096;
 
 /// `cake_ewma`.
 fn ewma(avg: u64, sample: u64, shift: u32) -> u64 {
-    avg - (avg >> shift) + (sample >> shift)
+    (avg - (avg >> shift)).saturating_add(sample >> shift)
 }
 
 impl TinQueue {
@@ -451,8 +451,9 @@ impl TinQueue {
                 let mut to = FlowSet::Bulk;
                 match set {
                     FlowSet::Sparse if slot.packets != 0 => {
-                        self.stats.sparse_flows -= 1;
-                        self.stats.bulk_flows += 1;
+                        let st = &mut self.stats;
+                        st.sparse_flows = st.sparse_flows.saturating_sub(1);
+                        st.bulk_flows += 1;
                         table.flow_bulk(idx, true);
                     }
                     // Counted sparse until it has packets again.
@@ -665,5 +666,787 @@ impl TinQueue {
             }
         }
         self.release_all(table);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::sched::test_support::{HostAlloc, TestPacket, TestQueue};
+
+    type Table = FlowTable<TestQueue, HostAlloc>;
+
+    const MS: u64 = 1_000_000;
+
+    fn table(flows: u32, hosts: u32) -> Table {
+        FlowTable::new(&mut HostAlloc::default(), flows, hosts).unwrap()
+    }
+
+    fn params(rate: u64, mode: FlowMode) -> TinParams {
+        TinParams::new(
+            rate,
+            1514,
+            &CobaltConfig::default(),
+            mode,
+            AckFilterMode::Off,
+        )
+    }
+
+    fn keys(flow: u32, src: u32, dst: u32) -> FlowKeys {
+        FlowKeys {
+            flow_hash: flow,
+            src_host_hash: src,
+            dst_host_hash: dst,
+        }
+    }
+
+    fn pkt(id: u64, tag: u32, len: u32) -> TestPacket {
+        let mut p = TestPacket::new(id, len);
+        p.tag = tag;
+        p
+    }
+
+    /// Drops collected by the sink.
+    type Drops = Vec<(TestPacket, DropReason)>;
+
+    /// Checks list membership, counters and the accounting identity of
+    /// `tin`, and that no slot of `tin` is busy off its lists.
+    fn assert_tin(q: &TinQueue, tin: u32, t: &Table) {
+        let st = &q.stats;
+        let (mut sparse, mut bulk, mut decaying) = (0, 0, 0);
+        let (mut bytes, mut pkts, mut on_lists) = (0u64, 0u32, 0usize);
+        for (list, allowed) in [
+            (&q.new, &[FlowSet::Sparse][..]),
+            (&q.old, &[FlowSet::SparseWait, FlowSet::Bulk][..]),
+            (&q.decaying, &[FlowSet::Decaying][..]),
+        ] {
+            let mut idx = list.head;
+            let mut prev = NONE;
+            while idx != NONE {
+                let s = t.slot(idx).unwrap();
+                assert!(allowed.contains(&s.set), "slot {idx} {:?}", s.set);
+                assert_eq!(s.tin, tin);
+                assert_eq!(s.prev, prev);
+                match s.set {
+                    FlowSet::Sparse | FlowSet::SparseWait => sparse += 1,
+                    FlowSet::Bulk => bulk += 1,
+                    _ => decaying += 1,
+                }
+                assert_eq!(s.packets as usize, s.queue.0.len());
+                let qb: u64 = s.queue.0.iter().map(|p| u64::from(p.len)).sum();
+                assert_eq!(u64::from(s.backlog), qb);
+                bytes += qb;
+                pkts += s.packets;
+                on_lists += 1;
+                prev = idx;
+                idx = s.next;
+            }
+            assert_eq!(list.tail, prev);
+        }
+        assert_eq!((st.sparse_flows, st.bulk_flows), (sparse, bulk));
+        assert_eq!(st.decaying_flows, decaying);
+        assert_eq!((st.backlog_bytes, st.backlog_packets), (bytes, pkts));
+        let busy = (0..t.flow_capacity())
+            .filter(|&i| {
+                let s = t.slot(i).unwrap();
+                s.tin == tin && s.set != FlowSet::None
+            })
+            .count();
+        assert_eq!(busy, on_lists);
+        assert_eq!(
+            st.packets,
+            st.dequeued_packets + st.dropped_packets + u64::from(st.backlog_packets)
+        );
+        assert_eq!(
+            st.bytes,
+            st.dequeued_bytes + st.dropped_bytes + st.backlog_bytes
+        );
+        if st.backlog_packets == 0 {
+            assert_eq!(on_lists, 0, "an idle tin holds no flow slots");
+        }
+    }
+
+    #[test]
+    fn idle_tin_is_small() {
+        assert!(
+            core::mem::size_of::<TinQueue>() <= 256,
+            "{}",
+            core::mem::size_of::<TinQueue>()
+        );
+    }
+
+    #[test]
+    fn quantum_from_rate() {
+        let q = |rate| params(rate, FlowMode::Flows).flow_quantum();
+        assert_eq!(q(0), 1514);
+        assert_eq!(q(125_000), 300);
+        assert_eq!(q(1_000_000 * 4), 976);
+        assert_eq!(q(125_000_000), 1514);
+    }
+
+    #[test]
+    fn fifo_within_a_flow_and_slots_released_when_idle() {
+        let mut t = table(64, 0);
+        let p = params(0, FlowMode::Flows);
+        let mut q = TinQueue::new();
+        let mut drops = Drops::new();
+        for i in 0..10 {
+            q.enqueue(
+                0,
+                &mut t,
+                &p,
+                pkt(i, 1, 100),
+                keys(1, 0, 0),
+                0,
+                &mut |p, r| drops.push((p, r)),
+            )
+            .unwrap();
+        }
+        assert_eq!((q.backlog_packets(), q.backlog_bytes()), (10, 1000));
+        assert_eq!(t.flows_in_use(), 1);
+        for i in 0..10 {
+            let got = q.dequeue(0, &mut t, &p, 0, &mut |p, r| drops.push((p, r)));
+            assert_eq!(got.map(|p| p.id), Some(i));
+            assert_tin(&q, 0, &t);
+        }
+        assert!(q
+            .dequeue(0, &mut t, &p, 0, &mut |p, r| drops.push((p, r)))
+            .is_none());
+        assert!(drops.is_empty());
+        assert_eq!(t.flows_in_use(), 0);
+        t.assert_consistent();
+    }
+
+    #[test]
+    fn sparse_flow_jumps_bulk_backlog() {
+        let mut t = table(256, 0);
+        let p = params(0, FlowMode::Flows);
+        let mut q = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| panic!("no drops expected");
+        let mut id = 0;
+        for f in 0..4 {
+            for _ in 0..20 {
+                id += 1;
+                q.enqueue(0, &mut t, &p, pkt(id, f, 1500), keys(f, 0, 0), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        // Each new flow sends two 1500-byte packets on its first quantum,
+        // then joins the bulk rotation (flow 3 on its next visit).
+        for _ in 0..8 {
+            q.dequeue(0, &mut t, &p, 0, &mut sink).unwrap();
+        }
+        assert_eq!((q.stats().sparse_flows, q.stats().bulk_flows), (1, 3));
+        q.enqueue(
+            0,
+            &mut t,
+            &p,
+            pkt(999, 99, 100),
+            keys(99, 0, 0),
+            0,
+            &mut sink,
+        )
+        .unwrap();
+        assert_eq!(q.stats().sparse_flows, 2);
+        let got = q.dequeue(0, &mut t, &p, 0, &mut sink).unwrap();
+        assert_eq!(got.id, 999, "the new sparse flow goes first");
+        assert_tin(&q, 0, &t);
+    }
+
+    /// Keeps every (flow, src, dst, len) source backlogged and returns the
+    /// bytes each one got over `total` dequeued bytes.
+    fn share(mode: FlowMode, sources: &[(u32, u32, u32, u32)], total: u64) -> Vec<u64> {
+        let mut t = table(1024, 256);
+        let p = params(0, mode);
+        let mut q = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| panic!("no drops expected");
+        let mut got = std::vec![0u64; sources.len()];
+        let mut queued = std::vec![0u32; sources.len()];
+        let mut id = 0;
+        let mut sent = 0;
+        while sent < total {
+            for (i, &(f, s, d, len)) in sources.iter().enumerate() {
+                while queued[i] < 8 {
+                    id += 1;
+                    q.enqueue(
+                        0,
+                        &mut t,
+                        &p,
+                        pkt(id, i as u32, len),
+                        keys(f, s, d),
+                        0,
+                        &mut sink,
+                    )
+                    .unwrap();
+                    queued[i] += 1;
+                }
+            }
+            let out = q.dequeue(0, &mut t, &p, 0, &mut sink).unwrap();
+            got[out.tag as usize] += u64::from(out.len);
+            queued[out.tag as usize] -= 1;
+            sent += u64::from(out.len);
+        }
+        assert_tin(&q, 0, &t);
+        t.assert_consistent();
+        got
+    }
+
+    fn within(a: u64, b: u64, pct: u64) -> bool {
+        a.abs_diff(b) * 100 <= b * pct
+    }
+
+    #[test]
+    fn backlogged_flows_get_equal_bytes() {
+        let got = share(
+            FlowMode::Flows,
+            &[
+                (1, 0, 0, 1500),
+                (2, 0, 0, 1000),
+                (3, 0, 0, 300),
+                (4, 0, 0, 64),
+            ],
+            4_000_000,
+        );
+        let mean = got.iter().sum::<u64>() / 4;
+        for g in &got {
+            assert!(within(*g, mean, 3), "{got:?}");
+        }
+    }
+
+    #[test]
+    fn dual_dsthost_shares_by_host_first() {
+        // Host 10 has 8 flows, host 20 one: equal host shares.
+        let mut src: Vec<(u32, u32, u32, u32)> = (0..8).map(|f| (f, 1, 10, 1500)).collect();
+        src.push((100, 1, 20, 1500));
+        let got = share(FlowMode::DualDstHost, &src, 6_000_000);
+        let a: u64 = got[..8].iter().sum();
+        assert!(within(a, got[8], 5), "{got:?}");
+        // Plain flow fairness gives the 8-flow host 8/9 instead.
+        let got = share(FlowMode::Flows, &src, 6_000_000);
+        let a: u64 = got[..8].iter().sum();
+        assert!(within(a, 8 * got[8], 5), "{got:?}");
+    }
+
+    #[test]
+    fn dual_srchost_and_triple_share_by_host() {
+        let mut src: Vec<(u32, u32, u32, u32)> = (0..8).map(|f| (f, 10, 1, 1500)).collect();
+        src.push((100, 20, 1, 1500));
+        let got = share(FlowMode::DualSrcHost, &src, 6_000_000);
+        let a: u64 = got[..8].iter().sum();
+        assert!(within(a, got[8], 5), "{got:?}");
+        // Dual-dsthost ignores sources: all 9 flows share one destination.
+        let got = share(FlowMode::DualDstHost, &src, 6_000_000);
+        let a: u64 = got[..8].iter().sum();
+        assert!(within(a, 8 * got[8], 5), "{got:?}");
+        // Triple isolation: the quantum follows the busier of a flow's two
+        // hosts. All nine flows share destination 1, so here it is per flow.
+        let got = share(FlowMode::TripleIsolate, &src, 6_000_000);
+        let a: u64 = got[..8].iter().sum();
+        assert!(within(a, 8 * got[8], 5), "{got:?}");
+        // With distinct destinations the sources get equal shares.
+        for (i, s) in src.iter_mut().enumerate() {
+            s.2 = 100 + i as u32;
+        }
+        let got = share(FlowMode::TripleIsolate, &src, 6_000_000);
+        let a: u64 = got[..8].iter().sum();
+        assert!(within(a, got[8], 5), "{got:?}");
+    }
+
+    #[test]
+    fn host_modes_merge_flows() {
+        let mut t = table(64, 0);
+        let mut q = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| {};
+        for (mode, expect) in [
+            (FlowMode::FlowBlind, 1),
+            (FlowMode::SrcHost, 2),
+            (FlowMode::DstHost, 3),
+            (FlowMode::Hosts, 4),
+            (FlowMode::Flows, 5),
+        ] {
+            let p = params(0, mode);
+            // Five flows over two sources and three destinations, four
+            // distinct (src, dst) pairs.
+            for (f, s, d) in [(1, 1, 1), (2, 1, 2), (3, 2, 3), (4, 2, 1), (5, 2, 1)] {
+                q.enqueue(
+                    0,
+                    &mut t,
+                    &p,
+                    pkt(0, 0, 100),
+                    keys(f, s, d << 8),
+                    0,
+                    &mut sink,
+                )
+                .unwrap();
+            }
+            assert_eq!(t.flows_in_use(), expect, "{mode:?}");
+            q.reset(0, &mut t, &mut sink);
+            assert_eq!(t.flows_in_use(), 0);
+        }
+        for v in 0..8 {
+            assert_eq!(FlowMode::from_cake_value(v).unwrap().cake_value(), v);
+        }
+        assert!(FlowMode::from_cake_value(8).is_none());
+    }
+
+    #[test]
+    fn pool_exhaustion_refuses_other_tins_but_collides_own() {
+        let mut t = table(8, 0);
+        let p = params(0, FlowMode::Flows);
+        let mut q0 = TinQueue::new();
+        let mut q1 = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| panic!("no drops expected");
+        for f in 0..8 {
+            q0.enqueue(
+                0,
+                &mut t,
+                &p,
+                pkt(f.into(), f, 100),
+                keys(f, 0, 0),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        }
+        // Tin 0's ninth flow shares one of its own slots.
+        q0.enqueue(0, &mut t, &p, pkt(8, 8, 100), keys(8, 0, 0), 0, &mut sink)
+            .unwrap();
+        assert_eq!(q0.stats().ways.collisions, 1);
+        // Tin 1 gets nothing.
+        let err = q1
+            .enqueue(1, &mut t, &p, pkt(9, 9, 100), keys(9, 0, 0), 0, &mut sink)
+            .unwrap_err();
+        assert_eq!((err.0.id, err.1), (9, DropReason::FlowPoolExhausted));
+        assert_eq!(q1.stats().refused, 1);
+        assert_eq!(q1.stats().packets, 0);
+        assert_tin(&q0, 0, &t);
+        assert_tin(&q1, 1, &t);
+        // Drain tin 0: its slots return and tin 1 can queue.
+        let mut n = 0;
+        while q0.dequeue(0, &mut t, &p, 0, &mut sink).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 9);
+        assert_eq!(t.flows_in_use(), 0);
+        q1.enqueue(1, &mut t, &p, pkt(9, 9, 100), keys(9, 0, 0), 0, &mut sink)
+            .unwrap();
+        assert_tin(&q1, 1, &t);
+        t.assert_consistent();
+    }
+
+    #[test]
+    fn drop_fattest_takes_from_longest_flow_and_feeds_blue() {
+        let mut t = table(64, 0);
+        let p = params(0, FlowMode::Flows);
+        let mut q = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| {};
+        for (f, n) in [(1u32, 3u64), (2, 10), (3, 5)] {
+            for i in 0..n {
+                q.enqueue(0, &mut t, &p, pkt(i, f, 500), keys(f, 0, 0), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        let got = q.drop_fattest(0, &mut t, &p, 10 * MS).unwrap();
+        assert_eq!((got.tag, got.id), (2, 0), "head of the fattest flow");
+        assert_eq!(q.stats().overlimit_drops, 1);
+        assert_eq!(q.stats().unresponsive_flows, 1, "BLUE armed");
+        assert_tin(&q, 0, &t);
+        // Drain by drop_fattest alone: slots come back.
+        while q.drop_fattest(0, &mut t, &p, 10 * MS).is_some() {}
+        assert_eq!(q.backlog_packets(), 0);
+        assert_eq!(t.flows_in_use(), 0);
+        assert_tin(&q, 0, &t);
+        t.assert_consistent();
+    }
+
+    #[test]
+    fn blue_drops_unresponsive_flow_on_repeated_overflow() {
+        let mut t = table(64, 0);
+        let p = params(0, FlowMode::Flows);
+        let mut q = TinQueue::new();
+        let mut drops = Drops::new();
+        let mut now = 0;
+        let mut id = 0;
+        // 40 packets in, a memory limit of 20 enforced by drop_fattest, one
+        // packet out, every 10 ms: the queue keeps overflowing.
+        for _ in 0..200 {
+            now += 10 * MS;
+            for _ in 0..40 {
+                id += 1;
+                let mut pk = pkt(id, 1, 1000);
+                pk.ect = true;
+                q.enqueue(0, &mut t, &p, pk, keys(1, 0, 0), now, &mut |p, r| {
+                    drops.push((p, r))
+                })
+                .unwrap();
+            }
+            while q.backlog_packets() > 20 {
+                q.drop_fattest(0, &mut t, &p, now).unwrap();
+            }
+            q.dequeue(0, &mut t, &p, now, &mut |p, r| drops.push((p, r)));
+        }
+        assert_eq!(q.stats().unresponsive_flows, 1);
+        // BLUE drops at dequeue even though every packet is ECN-capable.
+        assert!(q.stats().cobalt_drops > 10, "{:?}", q.stats());
+        assert!(drops.iter().all(|d| d.1 == DropReason::Cobalt));
+        assert_tin(&q, 0, &t);
+    }
+
+    /// A window-based, ACK-clocked TCP-like source (Reno-ish: slow start,
+    /// +1 packet per window of ACKs, halve on a mark or loss, at most once
+    /// per round trip). ACK clocking matters: without it a queue that marks
+    /// but does not drop could never drain.
+    #[derive(Default)]
+    struct Reno {
+        cwnd: u64,
+        acked: u64,
+        inflight: u64,
+        slow_start: bool,
+        last_cut: u64,
+    }
+
+    /// Runs `flows` Reno flows with a 50 ms base rtt through one tin at
+    /// `rate` bytes/s for `secs` seconds. Returns (stats, mean sojourn ns and
+    /// bytes delivered, both over the second half).
+    fn reno_run(rate: u64, flows: usize, ect: bool, secs: u64) -> (TinStats, u64, u64) {
+        use std::collections::VecDeque;
+        let rtt = 50 * MS;
+        let len = 1500u32;
+        let mut t = table(256, 0);
+        let p = params(rate, FlowMode::Flows);
+        let mut q = TinQueue::new();
+        let mut srcs: Vec<Reno> = (0..flows)
+            .map(|_| Reno {
+                cwnd: 4,
+                slow_start: true,
+                ..Reno::default()
+            })
+            .collect();
+        // Feedback reaching the sender: (time, flow, congestion signal, lost).
+        let mut acks: VecDeque<(u64, usize, bool, bool)> = VecDeque::new();
+        let tx = u64::from(len) * 1_000_000_000 / rate;
+        let mut next_tx = 0u64;
+        let end = secs * 1_000 * MS;
+        let (mut delay_sum, mut delay_n, mut bytes) = (0u64, 0u64, 0u64);
+        let mut id = 0u64;
+        let mut now = 0u64;
+        while now < end {
+            // Senders fill their windows.
+            for (f, s) in srcs.iter_mut().enumerate() {
+                while s.inflight < s.cwnd {
+                    id += 1;
+                    let mut pk = pkt(id, f as u32, len);
+                    pk.ect = ect;
+                    let k = keys(f as u32, 0, 0);
+                    q.enqueue(0, &mut t, &p, pk, k, now, &mut |_, _| {
+                        panic!("enqueue drop")
+                    })
+                    .unwrap();
+                    s.inflight += 1;
+                }
+            }
+            if q.is_backlogged() && next_tx <= now {
+                let mut lost = Vec::new();
+                let out = q.dequeue(0, &mut t, &p, now, &mut |pk, _| lost.push(pk.tag));
+                for f in lost {
+                    acks.push_back((now + rtt, f as usize, true, true));
+                }
+                if let Some(pk) = out {
+                    acks.push_back((now + rtt, pk.tag as usize, pk.ce, false));
+                    if now > end / 2 {
+                        delay_sum += now - pk.enqueue_time;
+                        delay_n += 1;
+                        bytes += u64::from(pk.len);
+                    }
+                }
+                next_tx = now + tx;
+            }
+            while let Some(&(at, f, signal, _lost)) = acks.front() {
+                if at > now {
+                    break;
+                }
+                acks.pop_front();
+                let s = &mut srcs[f];
+                s.inflight -= 1;
+                if signal {
+                    if now >= s.last_cut + rtt {
+                        s.cwnd = (s.cwnd / 2).max(2);
+                        s.last_cut = now;
+                        s.slow_start = false;
+                    }
+                } else if s.slow_start {
+                    s.cwnd += 1;
+                } else {
+                    s.acked += 1;
+                    if s.acked >= s.cwnd {
+                        s.acked = 0;
+                        s.cwnd += 1;
+                    }
+                }
+            }
+            let next_ack = acks.front().map_or(u64::MAX, |a| a.0);
+            let next_link = if q.is_backlogged() {
+                next_tx.max(now)
+            } else {
+                u64::MAX
+            };
+            now = next_ack.min(next_link);
+            if now == u64::MAX {
+                break;
+            }
+        }
+        assert_tin(&q, 0, &t);
+        (*q.stats(), delay_sum / delay_n.max(1), bytes)
+    }
+
+    #[test]
+    fn cobalt_holds_delay_near_target_under_overload() {
+        let rate = 1_250_000; // 10 Mbit/s
+        let (st, delay, bytes) = reno_run(rate, 4, false, 20);
+        let target = params(rate, FlowMode::Flows).cobalt().target;
+        assert!(st.cobalt_drops > 0 && st.ecn_marks == 0, "{st:?}");
+        assert!(
+            delay < 2 * target,
+            "mean sojourn {delay} ns, target {target}"
+        );
+        // The link stays busy (second half: 10 s).
+        assert!(bytes * 100 >= rate * 10 * 85, "{bytes}");
+    }
+
+    #[test]
+    fn cobalt_marks_ecn_flows_instead_of_dropping() {
+        let rate = 1_250_000;
+        let (st, delay, bytes) = reno_run(rate, 4, true, 20);
+        let target = params(rate, FlowMode::Flows).cobalt().target;
+        assert!(st.ecn_marks > 0 && st.cobalt_drops == 0, "{st:?}");
+        assert!(
+            delay < 2 * target,
+            "mean sojourn {delay} ns, target {target}"
+        );
+        assert!(bytes * 100 >= rate * 10 * 85, "{bytes}");
+    }
+
+    fn ack(conn: u32, seq: u32) -> crate::sched::packet::AckInfo {
+        crate::sched::packet::AckInfo {
+            conn_hash: conn,
+            ack_seq: seq,
+            flags: 0x10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ack_filter_at_enqueue() {
+        let mut t = table(64, 0);
+        let p = TinParams::new(
+            0,
+            1514,
+            &CobaltConfig::default(),
+            FlowMode::Flows,
+            AckFilterMode::Conservative,
+        );
+        let mut q = TinQueue::new();
+        let mut drops = Drops::new();
+        for (i, seq) in [100u32, 200, 300, 400].into_iter().enumerate() {
+            let mut pk = pkt(i as u64, 1, 60);
+            pk.ack = Some(ack(7, seq));
+            q.enqueue(0, &mut t, &p, pk, keys(1, 0, 0), 0, &mut |p, r| {
+                drops.push((p, r))
+            })
+            .unwrap();
+            assert_tin(&q, 0, &t);
+        }
+        let ids: Vec<(u64, DropReason)> = drops.iter().map(|d| (d.0.id, d.1)).collect();
+        assert_eq!(
+            ids,
+            [(0, DropReason::AckFilter), (1, DropReason::AckFilter)]
+        );
+        assert_eq!(q.stats().ack_drops, 2);
+        assert_eq!(q.backlog_packets(), 2);
+        // Off: nothing filtered.
+        let off = params(0, FlowMode::Flows);
+        let mut q2 = TinQueue::new();
+        for seq in [100u32, 200, 300] {
+            let mut pk = pkt(0, 1, 60);
+            pk.ack = Some(ack(7, seq));
+            q2.enqueue(1, &mut t, &off, pk, keys(1, 0, 0), 0, &mut |_, _| panic!())
+                .unwrap();
+        }
+        assert_eq!(q2.backlog_packets(), 3);
+    }
+
+    #[test]
+    fn reset_drops_everything_and_frees_slots() {
+        let mut t = table(64, 64);
+        let p = params(0, FlowMode::TripleIsolate);
+        let mut q = TinQueue::new();
+        let mut drops = Drops::new();
+        for i in 0..50u32 {
+            q.enqueue(
+                3,
+                &mut t,
+                &p,
+                pkt(i.into(), 0, 100 + i),
+                keys(i % 7, i % 3, i % 5),
+                0,
+                &mut |p, r| drops.push((p, r)),
+            )
+            .unwrap();
+        }
+        assert!(t.hosts_in_use() > 0);
+        q.reset(3, &mut t, &mut |p, r| drops.push((p, r)));
+        assert_eq!(drops.len(), 50);
+        assert!(drops.iter().all(|d| d.1 == DropReason::Reconfigure));
+        assert_eq!(q.stats().reset_drops, 50);
+        assert_eq!((t.flows_in_use(), t.hosts_in_use()), (0, 0));
+        assert_tin(&q, 3, &t);
+        t.assert_consistent();
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Enqueue {
+                tin: usize,
+                flow: u32,
+                src: u32,
+                dst: u32,
+                len: u32,
+                ect: bool,
+                ack: Option<u32>,
+            },
+            Dequeue(usize),
+            DropFattest(usize),
+            Reset(usize),
+            Advance(u64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => (0..3usize, 0..12u32, 0..3u32, 0..3u32, 40..1600u32, any::<bool>(),
+                      proptest::option::of(0..6u32))
+                    .prop_map(|(tin, flow, src, dst, len, ect, ack)| Op::Enqueue {
+                        tin, flow, src, dst, len, ect, ack
+                    }),
+                4 => (0..3usize).prop_map(Op::Dequeue),
+                1 => (0..3usize).prop_map(Op::DropFattest),
+                1 => (0..3usize).prop_map(Op::Reset),
+                2 => (0..40u64).prop_map(|ms| Op::Advance(ms * MS)),
+            ]
+        }
+
+        /// Per-tin packets the test saw leave: dequeued, via the sink, or
+        /// returned by drop_fattest.
+        #[derive(Default, Debug)]
+        struct Seen {
+            accepted: u64,
+            refused: u64,
+            dequeued: u64,
+            dropped: u64,
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn accounting_holds_and_slots_never_leak(
+                ops in proptest::collection::vec(op(), 1..300)
+            ) {
+                // A small pool shared by three differently configured tins,
+                // so collisions and exhaustion happen.
+                let mut t = table(16, 8);
+                let cfg = CobaltConfig::preset(crate::sched::cobalt::RttPreset::Lan);
+                let params = [
+                    TinParams::new(1_000_000, 1514, &cfg, FlowMode::TripleIsolate,
+                                   AckFilterMode::Aggressive),
+                    TinParams::new(0, 1514, &cfg, FlowMode::DualDstHost,
+                                   AckFilterMode::Conservative),
+                    TinParams::new(125_000, 1514, &cfg, FlowMode::Flows, AckFilterMode::Off),
+                ];
+                let mut tins = [TinQueue::new(), TinQueue::new(), TinQueue::new()];
+                let mut seen: [Seen; 3] = Default::default();
+                let mut now = 0u64;
+                let mut id = 0u64;
+                for op in ops {
+                    match op {
+                        Op::Enqueue { tin, flow, src, dst, len, ect, ack } => {
+                            id += 1;
+                            let mut pk = pkt(id, tin as u32, len);
+                            pk.ect = ect;
+                            pk.ack = ack.map(|s| super::ack(flow, s * 100));
+                            let k = keys(flow, src, dst);
+                            let mut dropped = 0;
+                            let r = tins[tin].enqueue(tin as u32, &mut t, &params[tin], pk, k,
+                                                      now, &mut |_, _| dropped += 1);
+                            seen[tin].dropped += dropped;
+                            match r {
+                                Ok(()) => seen[tin].accepted += 1,
+                                Err((p, why)) => {
+                                    prop_assert_eq!(p.id, id);
+                                    prop_assert_eq!(why, DropReason::FlowPoolExhausted);
+                                    seen[tin].refused += 1;
+                                }
+                            }
+                        }
+                        Op::Dequeue(tin) => {
+                            let mut dropped = 0;
+                            let got = tins[tin].dequeue(tin as u32, &mut t, &params[tin], now,
+                                                        &mut |_, _| dropped += 1);
+                            seen[tin].dropped += dropped;
+                            if let Some(p) = got {
+                                prop_assert_eq!(p.tag, tin as u32);
+                                seen[tin].dequeued += 1;
+                            }
+                        }
+                        Op::DropFattest(tin) => {
+                            if tins[tin].drop_fattest(tin as u32, &mut t, &params[tin], now)
+                                .is_some()
+                            {
+                                seen[tin].dropped += 1;
+                            }
+                        }
+                        Op::Reset(tin) => {
+                            let mut dropped = 0;
+                            tins[tin].reset(tin as u32, &mut t, &mut |_, _| dropped += 1);
+                            seen[tin].dropped += dropped;
+                        }
+                        Op::Advance(dt) => now += dt,
+                    }
+                    for (i, q) in tins.iter().enumerate() {
+                        assert_tin(q, i as u32, &t);
+                        let st = q.stats();
+                        prop_assert_eq!(st.packets, seen[i].accepted);
+                        prop_assert_eq!(st.refused, seen[i].refused);
+                        prop_assert_eq!(st.dequeued_packets, seen[i].dequeued);
+                        prop_assert_eq!(st.dropped_packets, seen[i].dropped);
+                    }
+                    t.assert_consistent();
+                }
+                // Every queued packet comes out (no flow is stranded) and the
+                // drained tins hold no slots.
+                for (i, q) in tins.iter_mut().enumerate() {
+                    let mut n = 0u64;
+                    let before = u64::from(q.backlog_packets());
+                    let mut dropped = 0u64;
+                    while q.dequeue(i as u32, &mut t, &params[i], now, &mut |_, _| dropped += 1)
+                        .is_some()
+                    {
+                        n += 1;
+                        prop_assert!(n <= before);
+                    }
+                    prop_assert_eq!(n + dropped, before);
+                    assert_tin(q, i as u32, &t);
+                }
+                prop_assert_eq!((t.flows_in_use(), t.hosts_in_use()), (0, 0));
+                t.assert_consistent();
+            }
+        }
     }
 }
