@@ -70,6 +70,12 @@ pub(crate) struct FlowSlot<Q> {
     pub(crate) src_host: u32,
     /// Destination host slot, or [`NONE`].
     pub(crate) dst_host: u32,
+    /// Next slot in the same fat-index bucket, or [`NONE`].
+    fat_next: u32,
+    /// Previous slot in the same fat-index bucket, or [`NONE`].
+    fat_prev: u32,
+    /// Fat-index bucket, or [`NO_BUCKET`] while the flow is empty.
+    fat_bucket: u8,
     /// Which list the slot is on.
     pub(crate) set: FlowSet,
 }
@@ -88,6 +94,9 @@ impl<Q: Default> FlowSlot<Q> {
             prev: NONE,
             src_host: NONE,
             dst_host: NONE,
+            fat_next: NONE,
+            fat_prev: NONE,
+            fat_bucket: NO_BUCKET,
             set: FlowSet::None,
         }
     }
@@ -149,6 +158,40 @@ impl FlowList {
     pub(crate) fn is_empty(&self) -> bool {
         self.head == NONE
     }
+}
+
+/// Buckets of a fat index: flows with backlog in `[2^(b+6), 2^(b+7))`
+/// bytes are in bucket `b`; the last bucket takes everything from 2 MiB.
+pub(crate) const FAT_BUCKETS: usize = 16;
+const NO_BUCKET: u8 = u8::MAX;
+/// Flows of the top bucket compared when picking the fattest.
+const FAT_SCAN: u32 = 8;
+
+/// A tin's index of its non-empty flows by log2 of their backlog, so the
+/// memory limit finds a fat flow in O(1) (CAKE keeps a heap over all flows
+/// of all tins, which would not scale to thousands of tins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FatIndex {
+    heads: [u32; FAT_BUCKETS],
+    /// Bit `b` set iff bucket `b` is non-empty.
+    mask: u16,
+}
+
+impl Default for FatIndex {
+    fn default() -> Self {
+        Self {
+            heads: [NONE; FAT_BUCKETS],
+            mask: 0,
+        }
+    }
+}
+
+fn fat_bucket(backlog: u32) -> u8 {
+    if backlog == 0 {
+        return NO_BUCKET;
+    }
+    let log2 = 31 - backlog.leading_zeros();
+    log2.saturating_sub(6).min(FAT_BUCKETS as u32 - 1) as u8
 }
 
 /// The shared pool of flow and host slots for all tins of a scheduler.
@@ -510,6 +553,79 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         load(s.src_host).max(load(s.dst_host)).max(1)
     }
 
+    /// Refiles flow `idx` in `fat` after its backlog changed. O(1).
+    pub(crate) fn fat_update(&mut self, fat: &mut FatIndex, idx: u32) {
+        let Some(s) = self.flows.get(idx as usize) else {
+            return;
+        };
+        let want = fat_bucket(s.backlog);
+        if want == s.fat_bucket {
+            return;
+        }
+        self.fat_unlink(fat, idx);
+        let Some(head) = fat.heads.get_mut(usize::from(want)) else {
+            return;
+        };
+        let old_head = *head;
+        *head = idx;
+        fat.mask |= 1 << want;
+        if let Some(h) = self.flows.get_mut(old_head as usize) {
+            h.fat_prev = idx;
+        }
+        if let Some(s) = self.flows.get_mut(idx as usize) {
+            s.fat_bucket = want;
+            s.fat_next = old_head;
+            s.fat_prev = NONE;
+        }
+    }
+
+    /// Takes flow `idx` out of `fat` (no-op if not in it).
+    pub(crate) fn fat_unlink(&mut self, fat: &mut FatIndex, idx: u32) {
+        let Some(s) = self.flows.get_mut(idx as usize) else {
+            return;
+        };
+        let (b, prev, next) = (s.fat_bucket, s.fat_prev, s.fat_next);
+        s.fat_bucket = NO_BUCKET;
+        s.fat_prev = NONE;
+        s.fat_next = NONE;
+        let Some(head) = fat.heads.get_mut(usize::from(b)) else {
+            return;
+        };
+        match self.flows.get_mut(prev as usize) {
+            Some(p) => p.fat_next = next,
+            None => *head = next,
+        }
+        if *head == NONE {
+            fat.mask &= !(1 << b);
+        }
+        if let Some(n) = self.flows.get_mut(next as usize) {
+            n.fat_prev = prev;
+        }
+    }
+
+    /// A fattest flow of `fat`: the largest of the first few flows of the
+    /// top bucket, so at least half the size of the true fattest. O(1).
+    pub(crate) fn fat_pick(&self, fat: &FatIndex) -> Option<u32> {
+        if fat.mask == 0 {
+            return None;
+        }
+        let top = 15 - fat.mask.leading_zeros() as usize;
+        let mut idx = *fat.heads.get(top)?;
+        let mut best = NONE;
+        let mut best_backlog = 0;
+        for _ in 0..FAT_SCAN {
+            let Some(s) = self.flows.get(idx as usize) else {
+                break;
+            };
+            if s.backlog > best_backlog {
+                best = idx;
+                best_backlog = s.backlog;
+            }
+            idx = s.fat_next;
+        }
+        (best != NONE).then_some(best)
+    }
+
     /// Appends slot `idx` to `list`.
     pub(crate) fn push_tail(&mut self, list: &mut FlowList, idx: u32) {
         let tail = list.tail;
@@ -545,6 +661,30 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
 }
 
 impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
+    /// Test check of a tin's fat index: links, bucket ids and mask agree;
+    /// returns how many flows it holds.
+    #[cfg(test)]
+    pub(crate) fn assert_fat(&self, fat: &FatIndex, tin: u32) -> u32 {
+        let mut n = 0;
+        for (b, &head) in fat.heads.iter().enumerate() {
+            assert_eq!(head != NONE, fat.mask & (1 << b) != 0, "mask bit {b}");
+            let (mut idx, mut prev) = (head, NONE);
+            while idx != NONE {
+                let s = self.slot(idx).unwrap();
+                assert_eq!(
+                    (s.tin, usize::from(s.fat_bucket), s.fat_prev),
+                    (tin, b, prev)
+                );
+                assert!(s.backlog > 0);
+                n += 1;
+                assert!(n <= self.flow_capacity());
+                prev = idx;
+                idx = s.fat_next;
+            }
+        }
+        n
+    }
+
     /// Test check of table-wide invariants: the in-use counters match the
     /// slots, host reference and bulk counts match the flows pointing at
     /// them, and a free flow slot holds no packets.
@@ -573,6 +713,9 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         }
         for s in self.flows.iter().filter(|s| s.set == FlowSet::None) {
             assert!(s.queue.is_empty() && s.packets == 0 && s.backlog == 0);
+        }
+        for s in self.flows.iter() {
+            assert_eq!(s.fat_bucket, fat_bucket(s.backlog), "fat index stale");
         }
     }
 }

@@ -10,7 +10,7 @@
 use crate::sched::ack_filter::{self, AckFilterMode};
 use crate::sched::alloc::SliceAlloc;
 use crate::sched::cobalt::{CobaltConfig, CobaltParams};
-use crate::sched::flow_table::{FlowList, FlowSet, FlowTable, WayStats, NONE};
+use crate::sched::flow_table::{FatIndex, FlowList, FlowSet, FlowTable, WayStats, NONE};
 use crate::sched::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 
 /// How packets are grouped into flows (`tc ... cake <mode>`); values and
@@ -166,6 +166,7 @@ impl TinParams {
 /// bytes use `Packet::len`. At every step:
 /// `packets = dequeued_packets + dropped_packets + backlog_packets`, and the
 /// same in bytes. Refused packets were never enqueued and are counted apart.
+/// The per-reason counters are u32 and wrap, like CAKE's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TinStats {
     /// Packets accepted by `enqueue`.
@@ -181,17 +182,17 @@ pub struct TinStats {
     /// Bytes of `dropped_packets`.
     pub dropped_bytes: u64,
     /// Dropped by COBALT.
-    pub cobalt_drops: u64,
+    pub cobalt_drops: u32,
     /// Dropped by the ACK filter.
-    pub ack_drops: u64,
+    pub ack_drops: u32,
     /// Dropped by `drop_fattest` (the memory limit).
-    pub overlimit_drops: u64,
+    pub overlimit_drops: u32,
     /// Dropped by `reset`.
-    pub reset_drops: u64,
+    pub reset_drops: u32,
     /// Refused at enqueue: no flow slot in the shared pool.
-    pub refused: u64,
+    pub refused: u32,
     /// Packets marked CE by COBALT.
-    pub ecn_marks: u64,
+    pub ecn_marks: u32,
     /// Queued bytes.
     pub backlog_bytes: u64,
     /// Queued packets.
@@ -223,6 +224,8 @@ pub struct TinQueue {
     new: FlowList,
     old: FlowList,
     decaying: FlowList,
+    /// Non-empty flows by backlog, for `drop_fattest`.
+    fat: FatIndex,
     rng: u32,
     stats: TinStats,
 }
@@ -343,7 +346,7 @@ impl TinQueue {
         let src = mode.isolates_src().then_some(keys.src_host_hash);
         let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
         let Some(idx) = table.lookup(tin, tag, src, dst, &mut self.stats.ways) else {
-            self.stats.refused = self.stats.refused.saturating_add(1);
+            self.stats.refused = self.stats.refused.wrapping_add(1);
             return Err((pkt, DropReason::FlowPoolExhausted));
         };
         let len = pkt.len();
@@ -363,7 +366,7 @@ impl TinQueue {
                 let st = &mut self.stats;
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(olen));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
-                st.ack_drops += 1;
+                st.ack_drops = st.ack_drops.wrapping_add(1);
                 st.dropped_packets += 1;
                 st.dropped_bytes += u64::from(olen);
                 sink(old, DropReason::AckFilter);
@@ -374,6 +377,7 @@ impl TinQueue {
         slot.packets = slot.packets.saturating_add(1);
         let set = slot.set;
         let blue_active = slot.cvars.p_drop() != 0;
+        table.fat_update(&mut self.fat, idx);
 
         let st = &mut self.stats;
         st.packets += 1;
@@ -490,18 +494,20 @@ impl TinQueue {
                 // The last packet of a flow is never dropped (only marked).
                 if drop && slot.packets != 0 {
                     let st = &mut self.stats;
-                    st.cobalt_drops += 1;
+                    st.cobalt_drops = st.cobalt_drops.wrapping_add(1);
                     st.dropped_packets += 1;
                     st.dropped_bytes += u64::from(len);
                     sink(pkt, DropReason::Cobalt);
+                    table.fat_update(&mut self.fat, idx);
                     continue;
                 }
                 if slot.cvars.ecn_marked() {
-                    self.stats.ecn_marks += 1;
+                    self.stats.ecn_marks = self.stats.ecn_marks.wrapping_add(1);
                 }
                 slot.deficit = slot
                     .deficit
                     .saturating_sub(i32::try_from(pkt.adjusted_len()).unwrap_or(i32::MAX));
+                table.fat_update(&mut self.fat, idx);
                 let st = &mut self.stats;
                 let delay = now.saturating_sub(pkt.enqueue_time());
                 st.avg_delay_ns = ewma(st.avg_delay_ns, delay, 8);
@@ -578,6 +584,7 @@ impl TinQueue {
             }
             *list = FlowList::default();
         }
+        self.fat = FatIndex::default();
         let st = &mut self.stats;
         st.sparse_flows = 0;
         st.bulk_flows = 0;
@@ -585,9 +592,10 @@ impl TinQueue {
         st.unresponsive_flows = 0;
     }
 
-    /// Drops the head packet of this tin's fattest flow (most queued bytes),
-    /// for the caller's memory limit, and returns it; BLUE is told the flow
-    /// overflowed. Scans this tin's active flows only.
+    /// Drops the head packet of this tin's fattest flow, for the caller's
+    /// memory limit, and returns it; BLUE is told the flow overflowed. O(1):
+    /// the flow comes from a log2 index of backlogs, so it holds at least
+    /// half as many bytes as the fattest (CAKE's heap is exact but global).
     pub fn drop_fattest<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
@@ -596,35 +604,21 @@ impl TinQueue {
         now: u64,
     ) -> Option<Q::Packet> {
         let _ = tin;
-        let cap = table.flow_capacity();
-        let mut best = NONE;
-        let mut best_backlog = 0u32;
-        for list in [&self.new, &self.old] {
-            let mut idx = list.head;
-            let mut n = 0u32;
-            while idx != NONE && n <= cap {
-                n += 1;
-                let Some(s) = table.slot(idx) else { break };
-                if s.backlog > best_backlog {
-                    best = idx;
-                    best_backlog = s.backlog;
-                }
-                idx = s.next;
-            }
-        }
+        let best = table.fat_pick(&self.fat)?;
         let slot = table.slot_mut(best)?;
         let pkt = slot.queue.pop_front()?;
         let len = pkt.len();
         slot.backlog = slot.backlog.saturating_sub(len);
         slot.packets = slot.packets.saturating_sub(1);
         let up = slot.cvars.queue_full(&params.cobalt, now);
+        table.fat_update(&mut self.fat, best);
         let st = &mut self.stats;
         if up {
             st.unresponsive_flows += 1;
         }
         st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(len));
         st.backlog_packets = st.backlog_packets.saturating_sub(1);
-        st.overlimit_drops += 1;
+        st.overlimit_drops = st.overlimit_drops.wrapping_add(1);
         st.dropped_packets += 1;
         st.dropped_bytes += u64::from(len);
         if st.backlog_packets == 0 {
@@ -653,7 +647,7 @@ impl TinQueue {
                 while let Some(p) = s.queue.pop_front() {
                     let len = u64::from(p.len());
                     let st = &mut self.stats;
-                    st.reset_drops += 1;
+                    st.reset_drops = st.reset_drops.wrapping_add(1);
                     st.dropped_packets += 1;
                     st.dropped_bytes += len;
                     st.backlog_bytes = st.backlog_bytes.saturating_sub(len);
@@ -662,7 +656,9 @@ impl TinQueue {
                 }
                 s.backlog = 0;
                 s.packets = 0;
-                idx = s.next;
+                let next = s.next;
+                table.fat_unlink(&mut self.fat, idx);
+                idx = next;
             }
         }
         self.release_all(table);
@@ -719,6 +715,7 @@ mod tests {
         let st = &q.stats;
         let (mut sparse, mut bulk, mut decaying) = (0, 0, 0);
         let (mut bytes, mut pkts, mut on_lists) = (0u64, 0u32, 0usize);
+        let mut nonempty = 0u32;
         for (list, allowed) in [
             (&q.new, &[FlowSet::Sparse][..]),
             (&q.old, &[FlowSet::SparseWait, FlowSet::Bulk][..]),
@@ -741,6 +738,7 @@ mod tests {
                 assert_eq!(u64::from(s.backlog), qb);
                 bytes += qb;
                 pkts += s.packets;
+                nonempty += u32::from(s.packets != 0);
                 on_lists += 1;
                 prev = idx;
                 idx = s.next;
@@ -748,6 +746,7 @@ mod tests {
             assert_eq!(list.tail, prev);
         }
         assert_eq!((st.sparse_flows, st.bulk_flows), (sparse, bulk));
+        assert_eq!(t.assert_fat(&q.fat, tin), nonempty, "fat index members");
         assert_eq!(st.decaying_flows, decaying);
         assert_eq!((st.backlog_bytes, st.backlog_packets), (bytes, pkts));
         let busy = (0..t.flow_capacity())
@@ -1347,7 +1346,7 @@ mod tests {
         #[derive(Default, Debug)]
         struct Seen {
             accepted: u64,
-            refused: u64,
+            refused: u32,
             dequeued: u64,
             dropped: u64,
         }
@@ -1406,10 +1405,26 @@ mod tests {
                             }
                         }
                         Op::DropFattest(tin) => {
+                            let backlogs = |t: &Table| -> Vec<u32> {
+                                (0..t.flow_capacity())
+                                    .map(|i| t.slot(i).unwrap())
+                                    .map(|s| if s.tin == tin as u32 { s.backlog } else { 0 })
+                                    .collect()
+                            };
+                            let before = backlogs(&t);
+                            let max = before.iter().copied().max().unwrap_or(0);
                             if tins[tin].drop_fattest(tin as u32, &mut t, &params[tin], now)
                                 .is_some()
                             {
                                 seen[tin].dropped += 1;
+                                // The victim held at least half the fattest's bytes.
+                                let after = backlogs(&t);
+                                let victim = (0..before.len())
+                                    .find(|&i| after[i] < before[i])
+                                    .unwrap();
+                                prop_assert!(before[victim] * 2 >= max);
+                            } else {
+                                prop_assert_eq!(max, 0);
                             }
                         }
                         Op::Reset(tin) => {
