@@ -34,7 +34,10 @@ impl ConfigChange {
         if let Some(a) = opts.get(TCA_CAKEMT_MEMLIMIT) {
             let v = a.u32();
             if v != 0 && v < MEMLIMIT_MIN {
-                return Err(ext.invalid(c_str!("cakemt: memlimit must be 0 (auto) or at least 4096 bytes"), Some(a)));
+                return Err(ext.invalid(
+                    c_str!("cakemt: memlimit must be 0 (auto) or at least 4096 bytes"),
+                    Some(a),
+                ));
             }
             change.memlimit = Some(v);
         }
@@ -69,6 +72,8 @@ impl Config {
             return self.memlimit;
         }
         let four_intervals = self.rate / 1000 * 400;
-        u32::try_from(four_intervals).unwrap_or(u32::MAX).max(MEMLIMIT_FLOOR)
+        u32::try_from(four_intervals)
+            .unwrap_or(u32::MAX)
+            .max(MEMLIMIT_FLOOR)
     }
 }

@@ -113,11 +113,26 @@ impl Qdisc for Cakemt {
     }
 
     fn dump_stats(&self, out: &mut NlWriter) -> Result {
-        out.put_u64(TCA_CAKEMT_STATS_BASE_RATE64, self.config.rate, TCA_CAKEMT_STATS_PAD)?;
-        out.put_u32(TCA_CAKEMT_STATS_MEMORY_LIMIT, self.config.effective_memlimit())?;
+        out.put_u64(
+            TCA_CAKEMT_STATS_BASE_RATE64,
+            self.config.rate,
+            TCA_CAKEMT_STATS_PAD,
+        )?;
+        out.put_u32(
+            TCA_CAKEMT_STATS_MEMORY_LIMIT,
+            self.config.effective_memlimit(),
+        )?;
         out.put_u32(TCA_CAKEMT_STATS_MEMORY_USED, self.memory_used)?;
-        out.put_u64(TCA_CAKEMT_STATS_DROP_OVERLIMIT, self.drop_overlimit, TCA_CAKEMT_STATS_PAD)?;
-        out.put_u64(TCA_CAKEMT_STATS_THROTTLED, self.throttled, TCA_CAKEMT_STATS_PAD)?;
+        out.put_u64(
+            TCA_CAKEMT_STATS_DROP_OVERLIMIT,
+            self.drop_overlimit,
+            TCA_CAKEMT_STATS_PAD,
+        )?;
+        out.put_u64(
+            TCA_CAKEMT_STATS_THROTTLED,
+            self.throttled,
+            TCA_CAKEMT_STATS_PAD,
+        )?;
         Ok(())
     }
 }

@@ -3,9 +3,9 @@
 //! `helpers.c`, extack error messages, and writing attributes in dumps.
 
 use super::bindings as b;
-use kernel::prelude::*;
 use core::marker::PhantomData;
 use core::ptr;
+use kernel::prelude::*;
 
 /// Number of slots in the parsed attribute table (attribute types 0..=MAX).
 const OPT_SLOTS: usize = b::CAKEMT_OPT_SLOTS as usize;

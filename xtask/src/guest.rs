@@ -41,7 +41,9 @@ fn kvm_works(kdir: &Path) -> bool {
     }
     let verdict_file = cache_dir().join(format!(
         "kvm-verdict-{}",
-        kdir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        kdir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     if let Ok(v) = std::fs::read_to_string(&verdict_file) {
         return v.trim() == "kvm";
@@ -51,7 +53,14 @@ fn kvm_works(kdir: &Path) -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(PROBE_WORD));
     let verdict = if ok { "kvm" } else { "tcg" };
-    println!("==> guest: KVM {}", if ok { "works" } else { "does not work here: using TCG" });
+    println!(
+        "==> guest: KVM {}",
+        if ok {
+            "works"
+        } else {
+            "does not work here: using TCG"
+        }
+    );
     let _ = std::fs::write(verdict_file, verdict);
     ok
 }
@@ -67,7 +76,10 @@ fn boot(kdir: &Path, ko: &Path, tc: &Path, script: &str, args: &[&str]) -> Resul
         venv().join("bin/flent").display(),
         args.join(" ")
     );
-    step(&format!("guest ({}): {line}", if kvm { "KVM" } else { "TCG" }));
+    step(&format!(
+        "guest ({}): {line}",
+        if kvm { "KVM" } else { "TCG" }
+    ));
     let (status, out) = tee(&mut vng(kdir, kvm, GUEST_TIMEOUT_S, &line))?;
     Ok((status.success(), out))
 }

@@ -41,11 +41,18 @@ pub fn dir() -> Result<PathBuf> {
     for tool in [
         output(cmd(KERNEL_RUSTC).arg("--version"))?,
         output(cmd(bindgen().to_str().unwrap_or("bindgen")).arg("--version"))?,
-        output(cmd("clang").arg("--version"))?.lines().next().unwrap_or("").to_string() + "\n",
+        output(cmd("clang").arg("--version"))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+            + "\n",
     ] {
         key.extend_from_slice(tool.as_bytes());
     }
-    Ok(cache_dir().join("kernel").join(format!("linux-{}-{}", version()?, short_hash(&key)?)))
+    Ok(cache_dir()
+        .join("kernel")
+        .join(format!("linux-{}-{}", version()?, short_hash(&key)?)))
 }
 
 /// Builds the kernel unless the cache has it; returns its tree.
@@ -55,7 +62,10 @@ pub fn build() -> Result<PathBuf> {
         println!("==> kernel: using {}", kdir.display());
         return Ok(kdir);
     }
-    step(&format!("kernel: cold build into {} (about 11 minutes on 2 cores)", kdir.display()));
+    step(&format!(
+        "kernel: cold build into {} (about 11 minutes on 2 cores)",
+        kdir.display()
+    ));
     timed("kernel build", || {
         if !kdir.join("Makefile").exists() {
             let parent = kdir.parent().ok_or("bad cache path")?;
@@ -64,7 +74,11 @@ pub fn build() -> Result<PathBuf> {
             let _ = std::fs::remove_dir_all(&tmp);
             std::fs::create_dir_all(&tmp)?;
             step(&format!("kernel: unpacking {SOURCE_TARBALL}"));
-            run(cmd("tar").arg("xJf").arg(SOURCE_TARBALL).arg("-C").arg(&tmp))?;
+            run(cmd("tar")
+                .arg("xJf")
+                .arg(SOURCE_TARBALL)
+                .arg("-C")
+                .arg(&tmp))?;
             std::fs::rename(tmp.join("linux-source-6.12"), &kdir)?;
             std::fs::remove_dir(&tmp)?;
         }
@@ -95,7 +109,11 @@ fn configure(kdir: &Path) -> Result<()> {
         .filter(|l| !config.lines().any(|c| c == *l))
         .collect();
     if !lost.is_empty() {
-        return Err(format!("kernel config lost options (missing dependencies?): {}", lost.join(" ")).into());
+        return Err(format!(
+            "kernel config lost options (missing dependencies?): {}",
+            lost.join(" ")
+        )
+        .into());
     }
     run(make(kdir).arg("rustavailable"))
 }

@@ -61,15 +61,33 @@ struct Tally {
 fn host_test() -> Result<Tally> {
     step("host tests: rustfmt, clippy, cargo test");
     let root = util::repo_root();
-    util::run(util::cmd("cargo").args(["fmt", "--all", "--check"]).current_dir(&root))?;
     util::run(
         util::cmd("cargo")
-            .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+            .args(["fmt", "--all", "--check"])
             .current_dir(&root),
     )?;
-    let out = util::run_tee(util::cmd("cargo").args(["test", "--workspace"]).current_dir(&root))?;
+    util::run(
+        util::cmd("cargo")
+            .args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .current_dir(&root),
+    )?;
+    let out = util::run_tee(
+        util::cmd("cargo")
+            .args(["test", "--workspace"])
+            .current_dir(&root),
+    )?;
     let tally = util::cargo_tally(&out);
-    println!("host tests: {} passed, {} failed", tally.passed, tally.failed);
+    println!(
+        "host tests: {} passed, {} failed",
+        tally.passed, tally.failed
+    );
     Ok(tally)
 }
 

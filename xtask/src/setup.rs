@@ -71,7 +71,9 @@ pub fn venv() -> PathBuf {
 pub fn bindgen() -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
     home.join("bin/bindgen")
 }
 
@@ -93,7 +95,11 @@ fn installed(pkg: &str) -> bool {
 }
 
 fn apt() -> Result<()> {
-    let missing_bp: Vec<&str> = BACKPORTS.iter().copied().filter(|p| !installed(p)).collect();
+    let missing_bp: Vec<&str> = BACKPORTS
+        .iter()
+        .copied()
+        .filter(|p| !installed(p))
+        .collect();
     let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
     if missing_bp.is_empty() && missing.is_empty() {
         return Ok(());
@@ -103,7 +109,10 @@ fn apt() -> Result<()> {
         std::fs::write(APT_SOURCES, APT_SOURCES_TEXT)
             .map_err(|e| format!("cannot write {APT_SOURCES} (need root): {e}"))?;
     }
-    step(&format!("apt-get install {}", [missing_bp.clone(), missing.clone()].concat().join(" ")));
+    step(&format!(
+        "apt-get install {}",
+        [missing_bp.clone(), missing.clone()].concat().join(" ")
+    ));
     run(cmd("apt-get").args(["update", "-q"]))?;
     let install = |extra: &[&str], pkgs: &[&str]| -> Result<()> {
         if pkgs.is_empty() {
@@ -130,8 +139,14 @@ fn bindgen_cli() -> Result<()> {
         return Ok(());
     }
     step(&format!("cargo install bindgen-cli {BINDGEN_VERSION}"));
-    run(cmd("cargo").args(["install", "--locked", "bindgen-cli", "--version", BINDGEN_VERSION]))
-        .map_err(|e| format!("cannot install bindgen-cli {BINDGEN_VERSION}: {e}").into())
+    run(cmd("cargo").args([
+        "install",
+        "--locked",
+        "bindgen-cli",
+        "--version",
+        BINDGEN_VERSION,
+    ]))
+    .map_err(|e| format!("cannot install bindgen-cli {BINDGEN_VERSION}: {e}").into())
 }
 
 fn python_tools() -> Result<()> {
@@ -140,12 +155,17 @@ fn python_tools() -> Result<()> {
         cmd(venv.join("bin/pip").to_str().unwrap_or("pip"))
             .args(["show", pkg])
             .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}")))
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}"))
+            })
     };
     if pip_has("virtme-ng", VIRTME_NG_VERSION) && pip_has("flent", FLENT_VERSION) {
         return Ok(());
     }
-    step(&format!("python venv {} with virtme-ng and flent", venv.display()));
+    step(&format!(
+        "python venv {} with virtme-ng and flent",
+        venv.display()
+    ));
     if !venv.join("bin/pip").exists() {
         // Debian's python3 (not a pyenv one first on PATH): the guest runs
         // the venv's scripts with the host's interpreter.

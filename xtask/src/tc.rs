@@ -29,7 +29,9 @@ pub fn build() -> Result<PathBuf> {
         key.extend(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
     }
     key.extend(std::fs::read(root.join(UAPI_HEADER))?);
-    let dir = cache_dir().join("tc").join(format!("iproute2-{IPROUTE2_VERSION}-{}", short_hash(&key)?));
+    let dir = cache_dir()
+        .join("tc")
+        .join(format!("iproute2-{IPROUTE2_VERSION}-{}", short_hash(&key)?));
     let tc = dir.join("tc/tc");
     if tc.exists() {
         println!("==> tc: using {}", tc.display());
@@ -55,10 +57,15 @@ pub fn build() -> Result<PathBuf> {
                 .arg(p)
                 .current_dir(&src))?;
         }
-        std::fs::copy(root.join(UAPI_HEADER), src.join("include/uapi/linux/pkt_sched_cakemt.h"))?;
+        std::fs::copy(
+            root.join(UAPI_HEADER),
+            src.join("include/uapi/linux/pkt_sched_cakemt.h"),
+        )?;
         step("tc: configure && make SUBDIRS=\"lib tc\"");
         run(cmd("./configure").current_dir(&src))?;
-        run(cmd("make").args(["-j2", "SUBDIRS=lib tc"]).current_dir(&src))?;
+        run(cmd("make")
+            .args(["-j2", "SUBDIRS=lib tc"])
+            .current_dir(&src))?;
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&src, &dir)?;
         let _ = std::fs::remove_dir_all(&work);

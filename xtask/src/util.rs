@@ -114,7 +114,11 @@ pub fn short_hash(data: &[u8]) -> Result<String> {
         .spawn()?;
     child.stdin.take().ok_or("no stdin")?.write_all(data)?;
     let mut out = String::new();
-    child.stdout.take().ok_or("no stdout")?.read_to_string(&mut out)?;
+    child
+        .stdout
+        .take()
+        .ok_or("no stdout")?
+        .read_to_string(&mut out)?;
     child.wait()?;
     Ok(out.chars().take(12).collect())
 }
