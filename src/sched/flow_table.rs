@@ -130,7 +130,7 @@ impl HostSlot {
 pub struct WayStats {
     /// Found in its first-choice way.
     pub directs: u32,
-    /// Found in another way of its set.
+    /// Found in another way of its set, or found again after being freed.
     pub hits: u32,
     /// Took a free way.
     pub misses: u32,

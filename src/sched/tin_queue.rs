@@ -429,7 +429,12 @@ impl TinQueue {
     ) -> Option<Q::Packet> {
         let mut first_flow = true;
         let mut steps = 0u32;
-        loop {
+        // Past MAX_DRR_STEPS every step serves or retires a flow of the
+        // new/old lists, so this bound is never reached.
+        let bound = MAX_DRR_STEPS
+            .saturating_add(table.flow_capacity())
+            .saturating_add(2);
+        for _ in 0..bound {
             if self.stats.sparse_flows == 0 && self.stats.bulk_flows == 0 {
                 if self.stats.backlog_packets == 0 {
                     self.release_all(table);
@@ -523,6 +528,7 @@ impl TinQueue {
                 return Some(pkt);
             }
         }
+        None
     }
 
     /// DRR++ found flow `idx` empty: keep it on the decaying list until its
@@ -953,6 +959,32 @@ mod tests {
         let got = share(FlowMode::TripleIsolate, &src, 6_000_000);
         let a: u64 = got[..8].iter().sum();
         assert!(within(a, got[8], 5), "{got:?}");
+    }
+
+    #[test]
+    fn tiny_host_scaled_quanta_still_serve_every_packet() {
+        // 300 bulk flows to one host at 1 Mbit/s: the per-flow quantum is
+        // ~1 byte, so DRR++ alone would need ~450k steps per packet; the
+        // step cap serves the head flow instead.
+        let mut t = table(512, 8);
+        let p = params(125_000, FlowMode::DualDstHost);
+        let mut q = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| panic!("no drops expected");
+        for round in 0..2u64 {
+            for f in 0..300u32 {
+                let pk = pkt(round, f, 1500);
+                q.enqueue(0, &mut t, &p, pk, keys(f, 1, 7), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        let mut n = 0;
+        while q.is_backlogged() {
+            assert!(q.dequeue(0, &mut t, &p, 0, &mut sink).is_some());
+            n += 1;
+        }
+        assert_eq!(n, 600);
+        assert_tin(&q, 0, &t);
+        assert_eq!(t.flows_in_use(), 0);
     }
 
     #[test]
