@@ -11,7 +11,10 @@
 //!
 //! [`AckInfo`] carries only the highest SACK edge, so SACK coverage is
 //! judged on it: an old ACK whose SACK reaches past the new one's (or which
-//! is a D-SACK, below its own cumulative ACK) is kept.
+//! is a D-SACK, below its own cumulative ACK) is kept. It carries no TCP
+//! timestamps, so CAKE's check that the dropped ACK's TSval/TSecr are not
+//! newer than the new one's is not made (ACKs of one connection queue in
+//! order, so the older ACK has the older timestamps anyway).
 
 use crate::sched::packet::{AckInfo, Packet, PacketQueue};
 
@@ -277,5 +280,70 @@ mod tests {
         let mut q = queue_of(&v);
         assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Aggressive).is_none());
         assert_eq!(q.0.len(), ACK_FILTER_MAX_SCAN + 2);
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn info() -> impl Strategy<Value = Option<AckInfo>> {
+            proptest::option::of(
+                (
+                    0..2u32,
+                    0..8u32,
+                    prop_oneof![Just(TCP_ACK), any::<u8>()],
+                    any::<bool>(),
+                    0..12u32,
+                    proptest::bool::weighted(0.1),
+                )
+                    .prop_map(|(conn, seq, flags, has_sack, sack, other)| {
+                        AckInfo {
+                            conn_hash: conn,
+                            ack_seq: seq * 100,
+                            window: 0,
+                            flags,
+                            has_sack,
+                            sack_end: sack * 100,
+                            other_options: other,
+                        }
+                    }),
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn removes_at_most_one_redundant_ack_and_keeps_order(
+                queued in proptest::collection::vec(info(), 0..20),
+                new in info(),
+            ) {
+                let Some(new) = new else { return Ok(()) };
+                let mut got = [None, None, None];
+                for (k, mode) in [AckFilterMode::Off, AckFilterMode::Conservative,
+                                  AckFilterMode::Aggressive].into_iter().enumerate() {
+                    let mut q = queue_of(&queued);
+                    let removed = filter(&mut q, &new, mode);
+                    let left = ids(&q);
+                    match &removed {
+                        None => prop_assert_eq!(left.len(), queued.len()),
+                        Some(r) => {
+                            let old = r.ack.unwrap();
+                            prop_assert_eq!(old.conn_hash, new.conn_hash);
+                            prop_assert!(redundant(&old, &new));
+                            prop_assert!(new.flags & (TCP_ACK | TCP_SYN) == TCP_ACK);
+                            let mut expect: std::vec::Vec<u64> =
+                                (0..queued.len() as u64).collect();
+                            expect.retain(|&i| i != r.id);
+                            prop_assert_eq!(left, expect);
+                        }
+                    }
+                    got[k] = removed.map(|p| p.id);
+                }
+                prop_assert_eq!(got[0], None);
+                // Aggressive drops whatever conservative drops.
+                if got[1].is_some() {
+                    prop_assert_eq!(got[1], got[2]);
+                }
+            }
+        }
     }
 }
