@@ -11,7 +11,9 @@
 //! free way, else a collision into a busy way **of the same tin** (the two
 //! flows then share a queue, as in CAKE). Ways owned by other tins are never
 //! taken: if none of the 8 ways is free or the tin's own, the packet is
-//! refused (`DropReason::FlowPoolExhausted`).
+//! refused (`DropReason::FlowPoolExhausted`). A tin at its slot cap (CAKE's
+//! 1024 queues by default) takes no free way either, so one subscriber
+//! opening endless flows cannot drain the pool that the others share.
 //!
 //! Memory: `flows × size_of::<FlowSlot<Q>>() + hosts × size_of::<HostSlot>()`
 //! (see [`FlowTable::memory_bytes`]), both counts rounded up to a multiple
@@ -237,6 +239,13 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     /// Allocates room for `flows` flow slots and `hosts` host slots (each
     /// rounded up to a multiple of [`SET_WAYS`]). `hosts` may be 0 if no tin
     /// uses dual or triple isolation. This is the only allocation.
+    ///
+    /// Sizing: a tin holds one flow slot per flow that has packets queued or
+    /// whose AQM state is still decaying, and gives them all back when it
+    /// empties; so `flows` bounds the flows in progress across all tins at
+    /// once, and `hosts` (for dual/triple isolation) up to twice that. Keep
+    /// the pool well above the expected peak: with 8 ways, sets fill
+    /// unevenly well before the pool is full.
     pub fn new(alloc: &mut A, flows: u32, hosts: u32) -> Result<Self, AllocError> {
         let flow_sets = sets_for(flows).ok_or(AllocError)?;
         let host_sets = sets_for(hosts).ok_or(AllocError)?;
@@ -300,16 +309,18 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         self.flows.get_mut(idx as usize)
     }
 
-    /// Finds the flow slot of (`tin`, `tag`), or claims one. `src`/`dst`
-    /// are the host hashes when the tin isolates by that host. A claimed
-    /// slot comes back with `set == None`: the caller puts it on a list.
-    /// `None` if the pool has no way for this tin.
+    /// Finds the flow slot of (`tin`, `tag`), or claims one if `may_claim`
+    /// (the tin is under its slot cap). `src`/`dst` are the host hashes when
+    /// the tin isolates by that host. A claimed slot comes back with
+    /// `set == None`: the caller puts it on a list. `None` if the pool has
+    /// no way for this tin.
     pub(crate) fn lookup(
         &mut self,
         tin: u32,
         tag: u32,
         src: Option<u32>,
         dst: Option<u32>,
+        may_claim: bool,
         ways: &mut WayStats,
     ) -> Option<u32> {
         if self.flow_sets == 0 {
@@ -330,15 +341,17 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                     }
                     return Some(idx);
                 }
-                // Our old slot, free again: reclaim it with its AQM state.
-                self.claim(idx, tin, tag, src, dst, true)?;
-                ways.hits = ways.hits.wrapping_add(1);
-                return Some(idx);
+                if may_claim {
+                    // Our old slot, free again: reclaim it with its AQM state.
+                    self.claim(idx, tin, tag, src, dst, true)?;
+                    ways.hits = ways.hits.wrapping_add(1);
+                    return Some(idx);
+                }
             }
         }
         for i in 0..SET_WAYS {
             let idx = way(i);
-            if self.flows.get(idx as usize)?.set == FlowSet::None {
+            if may_claim && self.flows.get(idx as usize)?.set == FlowSet::None {
                 self.claim(idx, tin, tag, src, dst, false)?;
                 ways.misses = ways.misses.wrapping_add(1);
                 return Some(idx);
@@ -346,7 +359,8 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         }
         for i in 0..SET_WAYS {
             let idx = way(i);
-            if self.flows.get(idx as usize)?.tin == tin {
+            let s = self.flows.get(idx as usize)?;
+            if s.tin == tin && s.set != FlowSet::None {
                 self.collide(idx, tag, src, dst)?;
                 ways.collisions = ways.collisions.wrapping_add(1);
                 return Some(idx);
@@ -731,6 +745,19 @@ mod tests {
         FlowTable::new(&mut HostAlloc::default(), flows, hosts).unwrap()
     }
 
+    impl Table {
+        fn lookup_any(
+            &mut self,
+            tin: u32,
+            tag: u32,
+            src: Option<u32>,
+            dst: Option<u32>,
+            w: &mut WayStats,
+        ) -> Option<u32> {
+            self.lookup(tin, tag, src, dst, true, w)
+        }
+    }
+
     /// Marks a claimed slot busy as the tin would.
     fn activate(t: &mut Table, idx: u32) {
         t.slot_mut(idx).unwrap().set = FlowSet::Sparse;
@@ -759,13 +786,13 @@ mod tests {
     fn same_key_same_slot_and_release_reuses() {
         let mut t = table(64, 0);
         let mut w = WayStats::default();
-        let a = t.lookup(3, 77, None, None, &mut w).unwrap();
+        let a = t.lookup_any(3, 77, None, None, &mut w).unwrap();
         activate(&mut t, a);
-        assert_eq!(t.lookup(3, 77, None, None, &mut w), Some(a));
+        assert_eq!(t.lookup_any(3, 77, None, None, &mut w), Some(a));
         assert_eq!(w.misses, 1);
         assert_eq!(w.directs + w.hits, 1);
         // Same hash, other tin: another slot.
-        let b = t.lookup(4, 77, None, None, &mut w).unwrap();
+        let b = t.lookup_any(4, 77, None, None, &mut w).unwrap();
         assert_ne!(a, b);
         activate(&mut t, b);
         assert_eq!(t.flows_in_use(), 2);
@@ -780,20 +807,20 @@ mod tests {
         let mut t = table(8, 0);
         let mut w = WayStats::default();
         for f in 0..8 {
-            let i = t.lookup(1, f, None, None, &mut w).unwrap();
+            let i = t.lookup_any(1, f, None, None, &mut w).unwrap();
             activate(&mut t, i);
         }
         assert_eq!(t.flows_in_use(), 8);
         // A 9th flow of the same tin shares a way.
-        let i = t.lookup(1, 100, None, None, &mut w).unwrap();
+        let i = t.lookup_any(1, 100, None, None, &mut w).unwrap();
         assert_eq!(w.collisions, 1);
         assert_eq!(t.slot(i).unwrap().tag, 100);
         assert_eq!(t.flows_in_use(), 8);
         // Another tin finds nothing: refused.
-        assert_eq!(t.lookup(2, 5, None, None, &mut w), None);
+        assert_eq!(t.lookup_any(2, 5, None, None, &mut w), None);
         // Once a slot is freed, the other tin gets it.
         t.release(i);
-        let j = t.lookup(2, 5, None, None, &mut w).unwrap();
+        let j = t.lookup_any(2, 5, None, None, &mut w).unwrap();
         assert_eq!(j, i);
         assert_eq!(t.slot(j).unwrap().tin, 2);
     }
@@ -801,11 +828,14 @@ mod tests {
     #[test]
     fn empty_pool_refuses() {
         let mut t = table(0, 0);
-        assert_eq!(t.lookup(0, 1, None, None, &mut WayStats::default()), None);
+        assert_eq!(
+            t.lookup_any(0, 1, None, None, &mut WayStats::default()),
+            None
+        );
         // Host isolation without host slots refuses too, leaking nothing.
         let mut t = table(8, 0);
         assert_eq!(
-            t.lookup(0, 1, Some(9), None, &mut WayStats::default()),
+            t.lookup_any(0, 1, Some(9), None, &mut WayStats::default()),
             None
         );
         assert_eq!(t.flows_in_use(), 0);
@@ -815,11 +845,11 @@ mod tests {
     fn hosts_are_refcounted_and_bulk_counted() {
         let mut t = table(64, 64);
         let mut w = WayStats::default();
-        let a = t.lookup(1, 10, None, Some(500), &mut w).unwrap();
+        let a = t.lookup_any(1, 10, None, Some(500), &mut w).unwrap();
         activate(&mut t, a);
-        let b = t.lookup(1, 11, None, Some(500), &mut w).unwrap();
+        let b = t.lookup_any(1, 11, None, Some(500), &mut w).unwrap();
         activate(&mut t, b);
-        let c = t.lookup(1, 12, None, Some(600), &mut w).unwrap();
+        let c = t.lookup_any(1, 12, None, Some(600), &mut w).unwrap();
         activate(&mut t, c);
         assert_eq!(t.hosts_in_use(), 2);
         for i in [a, b] {
@@ -842,20 +872,20 @@ mod tests {
         let mut t = table(256, 8);
         let mut w = WayStats::default();
         for h in 0..8 {
-            let i = t.lookup(1, h, Some(h), None, &mut w).unwrap();
+            let i = t.lookup_any(1, h, Some(h), None, &mut w).unwrap();
             activate(&mut t, i);
         }
         assert_eq!(t.hosts_in_use(), 8);
         // Tin 1's ninth host shares a slot of tin 1 (counts merge).
-        let i = t.lookup(1, 100, Some(100), None, &mut w).unwrap();
+        let i = t.lookup_any(1, 100, Some(100), None, &mut w).unwrap();
         activate(&mut t, i);
         assert_eq!(t.hosts_in_use(), 8);
         // Tin 2 cannot get a host slot: refused, and no flow slot leaks.
         let used = t.flows_in_use();
-        assert_eq!(t.lookup(2, 5, Some(5), None, &mut w), None);
+        assert_eq!(t.lookup_any(2, 5, Some(5), None, &mut w), None);
         assert_eq!(t.flows_in_use(), used);
         // Without host isolation tin 2 is fine.
-        assert!(t.lookup(2, 5, None, None, &mut w).is_some());
+        assert!(t.lookup_any(2, 5, None, None, &mut w).is_some());
     }
 
     #[test]

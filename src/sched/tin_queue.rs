@@ -100,12 +100,16 @@ impl FlowMode {
     }
 }
 
+/// Default cap on a tin's flow slots: CAKE's queues per tin.
+pub const DEFAULT_MAX_FLOWS: u32 = 1024;
+
 /// A tin's configuration as the queueing needs it. Cheap to rebuild: a tin
 /// can be re-rated between any two calls without touching its packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TinParams {
     rate: u64,
     flow_quantum: u32,
+    max_flows: u32,
     cobalt: CobaltParams,
     flow_mode: FlowMode,
     ack_filter: AckFilterMode,
@@ -130,10 +134,24 @@ impl TinParams {
         Self {
             rate,
             flow_quantum,
+            max_flows: DEFAULT_MAX_FLOWS,
             cobalt: CobaltParams::new(cobalt, rate, mtu),
             flow_mode,
             ack_filter,
         }
+    }
+
+    /// Caps the flow slots the tin may hold in the shared pool (default
+    /// [`DEFAULT_MAX_FLOWS`]; 0 is taken as 1). At the cap, new flows share
+    /// the tin's own slots or are refused, never take free ones.
+    pub fn with_max_flows(mut self, max_flows: u32) -> Self {
+        self.max_flows = max_flows.max(1);
+        self
+    }
+
+    /// Most flow slots the tin may hold.
+    pub fn max_flows(&self) -> u32 {
+        self.max_flows
     }
 
     /// The tin rate, bytes/s (0 = unlimited).
@@ -345,7 +363,10 @@ impl TinQueue {
         let tag = mode.flow_hash(&keys);
         let src = mode.isolates_src().then_some(keys.src_host_hash);
         let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
-        let Some(idx) = table.lookup(tin, tag, src, dst, &mut self.stats.ways) else {
+        let st = &self.stats;
+        let held = st.sparse_flows + st.bulk_flows + st.decaying_flows;
+        let may_claim = held < params.max_flows;
+        let Some(idx) = table.lookup(tin, tag, src, dst, may_claim, &mut self.stats.ways) else {
             self.stats.refused = self.stats.refused.wrapping_add(1);
             return Err((pkt, DropReason::FlowPoolExhausted));
         };
@@ -1070,6 +1091,38 @@ mod tests {
     }
 
     #[test]
+    fn slot_cap_keeps_one_tin_from_draining_the_pool() {
+        let mut t = table(256, 0);
+        let p = params(0, FlowMode::Flows).with_max_flows(16);
+        let mut q0 = TinQueue::new();
+        let mut sink = |_p: TestPacket, _r: DropReason| {};
+        let (mut ok, mut refused) = (0, 0);
+        for f in 0..1000u32 {
+            match q0.enqueue(0, &mut t, &p, pkt(0, 0, 100), keys(f, 0, 0), 0, &mut sink) {
+                Ok(()) => ok += 1,
+                Err((_, r)) => {
+                    assert_eq!(r, DropReason::FlowPoolExhausted);
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(t.flows_in_use(), 16, "the cap holds");
+        assert!(
+            q0.stats().ways.collisions > 0 && refused > 0,
+            "{ok} {refused}"
+        );
+        assert_tin(&q0, 0, &t);
+        // Others still find room.
+        let mut q1 = TinQueue::new();
+        for f in 0..16u32 {
+            q1.enqueue(1, &mut t, &p, pkt(0, 1, 100), keys(f, 0, 0), 0, &mut sink)
+                .unwrap_or_else(|_| panic!("tin 1 refused"));
+        }
+        assert_tin(&q1, 1, &t);
+        t.assert_consistent();
+    }
+
+    #[test]
     fn drop_fattest_takes_from_longest_flow_and_feeds_blue() {
         let mut t = table(64, 0);
         let p = params(0, FlowMode::Flows);
@@ -1399,7 +1452,8 @@ mod tests {
                                    AckFilterMode::Aggressive),
                     TinParams::new(0, 1514, &cfg, FlowMode::DualDstHost,
                                    AckFilterMode::Conservative),
-                    TinParams::new(125_000, 1514, &cfg, FlowMode::Flows, AckFilterMode::Off),
+                    TinParams::new(125_000, 1514, &cfg, FlowMode::Flows, AckFilterMode::Off)
+                        .with_max_flows(4),
                 ];
                 let mut tins = [TinQueue::new(), TinQueue::new(), TinQueue::new()];
                 let mut seen: [Seen; 3] = Default::default();
@@ -1468,6 +1522,9 @@ mod tests {
                     }
                     for (i, q) in tins.iter().enumerate() {
                         assert_tin(q, i as u32, &t);
+                        let st = q.stats();
+                        let held = st.sparse_flows + st.bulk_flows + st.decaying_flows;
+                        prop_assert!(held <= params[i].max_flows());
                         let st = q.stats();
                         prop_assert_eq!(st.packets, seen[i].accepted);
                         prop_assert_eq!(st.refused, seen[i].refused);
