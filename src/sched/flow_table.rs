@@ -14,6 +14,8 @@
 //! refused (`DropReason::FlowPoolExhausted`). A tin at its slot cap (CAKE's
 //! 1024 queues by default) takes no free way either, so one subscriber
 //! opening endless flows cannot drain the pool that the others share.
+//! Host slots follow the same scheme; a flow that finds none (pool full)
+//! is queued without host isolation rather than refused.
 //!
 //! Memory: `flows × size_of::<FlowSlot<Q>>() + hosts × size_of::<HostSlot>()`
 //! (see [`FlowTable::memory_bytes`]), both counts rounded up to a multiple
@@ -138,6 +140,8 @@ pub struct WayStats {
     pub misses: u32,
     /// Shared a busy way of the same tin.
     pub collisions: u32,
+    /// A flow got no host slot and goes without host isolation.
+    pub host_overflows: u32,
 }
 
 /// A tin's intrusive list of flow slots (head and tail indices).
@@ -343,7 +347,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                 }
                 if may_claim {
                     // Our old slot, free again: reclaim it with its AQM state.
-                    self.claim(idx, tin, tag, src, dst, true)?;
+                    self.claim(idx, tin, tag, src, dst, true, ways)?;
                     ways.hits = ways.hits.wrapping_add(1);
                     return Some(idx);
                 }
@@ -352,7 +356,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         for i in 0..SET_WAYS {
             let idx = way(i);
             if may_claim && self.flows.get(idx as usize)?.set == FlowSet::None {
-                self.claim(idx, tin, tag, src, dst, false)?;
+                self.claim(idx, tin, tag, src, dst, false, ways)?;
                 ways.misses = ways.misses.wrapping_add(1);
                 return Some(idx);
             }
@@ -361,7 +365,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
             let idx = way(i);
             let s = self.flows.get(idx as usize)?;
             if s.tin == tin && s.set != FlowSet::None {
-                self.collide(idx, tag, src, dst)?;
+                self.collide(idx, tag, src, dst, ways)?;
                 ways.collisions = ways.collisions.wrapping_add(1);
                 return Some(idx);
             }
@@ -370,6 +374,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     }
 
     /// Takes free slot `idx` for (`tin`, `tag`).
+    #[allow(clippy::too_many_arguments)]
     fn claim(
         &mut self,
         idx: u32,
@@ -378,8 +383,9 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         src: Option<u32>,
         dst: Option<u32>,
         same_flow: bool,
+        ways: &mut WayStats,
     ) -> Option<()> {
-        let (sh, dh) = self.acquire_hosts(tin, src, dst)?;
+        let (sh, dh) = self.acquire_hosts(tin, src, dst, ways);
         let Some(s) = self.flows.get_mut(idx as usize) else {
             self.release_host(sh);
             self.release_host(dh);
@@ -401,10 +407,17 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
 
     /// Retags busy slot `idx` (of the same tin) for another flow, moving its
     /// host references (and bulk counts) to the new flow's hosts.
-    fn collide(&mut self, idx: u32, tag: u32, src: Option<u32>, dst: Option<u32>) -> Option<()> {
+    fn collide(
+        &mut self,
+        idx: u32,
+        tag: u32,
+        src: Option<u32>,
+        dst: Option<u32>,
+        ways: &mut WayStats,
+    ) -> Option<()> {
         let s = self.flows.get(idx as usize)?;
         let (tin, bulk, old_sh, old_dh) = (s.tin, s.set == FlowSet::Bulk, s.src_host, s.dst_host);
-        let (sh, dh) = self.acquire_hosts(tin, src, dst)?;
+        let (sh, dh) = self.acquire_hosts(tin, src, dst, ways);
         if bulk {
             self.host_bulk(old_sh, false);
             self.host_bulk(old_dh, false);
@@ -449,27 +462,27 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         self.flows_used = self.flows_used.saturating_sub(1);
     }
 
+    /// Host slots for a flow. A host that gets none ([`NONE`]) is not
+    /// isolated (its flows count as load 1): losing host fairness for a
+    /// while beats refusing the packet.
     fn acquire_hosts(
         &mut self,
         tin: u32,
         src: Option<u32>,
         dst: Option<u32>,
-    ) -> Option<(u32, u32)> {
-        let sh = match src {
-            Some(h) => self.acquire_host(tin, h, 0)?,
-            None => NONE,
+        ways: &mut WayStats,
+    ) -> (u32, u32) {
+        let mut get = |t: &mut Self, h: Option<u32>, dir: u8| {
+            let h = h?;
+            let got = t.acquire_host(tin, h, dir);
+            if got.is_none() {
+                ways.host_overflows = ways.host_overflows.wrapping_add(1);
+            }
+            got
         };
-        let dh = match dst {
-            Some(h) => match self.acquire_host(tin, h, 1) {
-                Some(d) => d,
-                None => {
-                    self.release_host(sh);
-                    return None;
-                }
-            },
-            None => NONE,
-        };
-        Some((sh, dh))
+        let sh = get(self, src, 0).unwrap_or(NONE);
+        let dh = get(self, dst, 1).unwrap_or(NONE);
+        (sh, dh)
     }
 
     /// A reference to the host slot of (`tin`, `tag`, `dir`): its own, else
@@ -832,13 +845,11 @@ mod tests {
             t.lookup_any(0, 1, None, None, &mut WayStats::default()),
             None
         );
-        // Host isolation without host slots refuses too, leaking nothing.
+        // Host isolation without host slots still queues.
         let mut t = table(8, 0);
-        assert_eq!(
-            t.lookup_any(0, 1, Some(9), None, &mut WayStats::default()),
-            None
-        );
-        assert_eq!(t.flows_in_use(), 0);
+        let mut w = WayStats::default();
+        assert!(t.lookup_any(0, 1, Some(9), None, &mut w).is_some());
+        assert_eq!(w.host_overflows, 1);
     }
 
     #[test]
@@ -867,7 +878,7 @@ mod tests {
     }
 
     #[test]
-    fn host_pool_shared_within_tin_refused_across() {
+    fn host_pool_shared_within_tin_never_across() {
         // One set of 8 host slots, plenty of flow slots.
         let mut t = table(256, 8);
         let mut w = WayStats::default();
@@ -880,12 +891,13 @@ mod tests {
         let i = t.lookup_any(1, 100, Some(100), None, &mut w).unwrap();
         activate(&mut t, i);
         assert_eq!(t.hosts_in_use(), 8);
-        // Tin 2 cannot get a host slot: refused, and no flow slot leaks.
-        let used = t.flows_in_use();
-        assert_eq!(t.lookup_any(2, 5, Some(5), None, &mut w), None);
-        assert_eq!(t.flows_in_use(), used);
-        // Without host isolation tin 2 is fine.
-        assert!(t.lookup_any(2, 5, None, None, &mut w).is_some());
+        // Tin 2 cannot get a host slot: its flow goes without one.
+        let i = t.lookup_any(2, 5, Some(5), None, &mut w).unwrap();
+        activate(&mut t, i);
+        assert_eq!(w.host_overflows, 1);
+        assert_eq!(t.slot(i).unwrap().src_host, NONE);
+        assert_eq!(t.host_load(i), 1);
+        t.assert_consistent();
     }
 
     #[test]
