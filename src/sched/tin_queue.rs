@@ -347,7 +347,10 @@ impl TinQueue {
 
     /// Queues `pkt` (its `adjusted_len` already set by the caller) at time
     /// `now` (ns). An ACK the filter removes goes to `sink`. Fails, giving
-    /// the packet back, only when the shared pool has no flow slot for it.
+    /// the packet back with [`DropReason::FlowPoolExhausted`], only when
+    /// its flow has no slot and none can be had: every way of its set is
+    /// busy with other tins, or the tin is at its cap
+    /// ([`TinParams::with_max_flows`]) and owns none of them.
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
