@@ -30,7 +30,11 @@ test_add_show_change_delete() {
 	tc_ qdisc replace dev d0 root cakemt bandwidth 20mbit || fail "replace" || return 1
 	[ "$(qdisc_json d0 bandwidth)" = 2500000 ] || fail "replace did not set bandwidth" || return 1
 	tc_ qdisc del dev d0 root || fail "del" || return 1
-	! tc_ qdisc show dev d0 | grep -q cakemt || fail "still there after del"
+	! tc_ qdisc show dev d0 | grep -q cakemt || fail "still there after del" || return 1
+	# No options at all: unlimited, automatic memory limit.
+	tc_ qdisc add dev d0 root cakemt || fail "add without options" || return 1
+	[ "$(qdisc_json d0 bandwidth)" = 0 ] || fail "default bandwidth not unlimited" || return 1
+	tc_ qdisc show dev d0 | grep -q 'cakemt .*unlimited' || fail "show: $(tc_ qdisc show dev d0)"
 }
 
 test_stats() {
