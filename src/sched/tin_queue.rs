@@ -886,6 +886,108 @@ mod tests {
         assert_tin(&q, 0, &t);
     }
 
+    #[test]
+    fn sparse_flow_latency_stays_low_under_bulk_load() {
+        // 10 Mbit/s; four bulk flows keep 50 packets each queued; a sparse
+        // flow sends 100 bytes every 20 ms. Its packets wait at most about
+        // one bulk packet's transmission (1.2 ms), never behind the backlog.
+        let rate = 1_250_000u64;
+        let mut t = table(256, 0);
+        let p = params(rate, FlowMode::Flows);
+        let mut q = TinQueue::new();
+        let mut drops = 0u32;
+        let mut now = 0u64;
+        // Starts once the bulk flows are established (at 0 all are new).
+        let mut next_sparse = 100 * MS;
+        let mut worst = 0u64;
+        let mut sparse_seen = 0;
+        let mut queued = [0u32; 4];
+        while now < 2_000 * MS {
+            for (f, n) in queued.iter_mut().enumerate() {
+                while *n < 50 {
+                    let k = keys(f as u32, 0, 0);
+                    q.enqueue(
+                        0,
+                        &mut t,
+                        &p,
+                        pkt(0, f as u32, 1500),
+                        k,
+                        now,
+                        &mut |_, _| {},
+                    )
+                    .unwrap();
+                    *n += 1;
+                }
+            }
+            if now >= next_sparse {
+                q.enqueue(
+                    0,
+                    &mut t,
+                    &p,
+                    pkt(1, 99, 100),
+                    keys(99, 0, 0),
+                    now,
+                    &mut |_, _| {},
+                )
+                .unwrap();
+                next_sparse += 20 * MS;
+            }
+            let out = q
+                .dequeue(0, &mut t, &p, now, &mut |pk, _| {
+                    queued[pk.tag as usize] -= 1;
+                    drops += 1;
+                })
+                .unwrap();
+            if out.tag == 99 {
+                worst = worst.max(now - out.enqueue_time);
+                sparse_seen += 1;
+            } else {
+                queued[out.tag as usize] -= 1;
+            }
+            now += u64::from(out.len) * 1_000_000_000 / rate;
+        }
+        assert_eq!(sparse_seen, 95);
+        assert!(worst <= 1_300_000, "worst sparse sojourn {worst} ns");
+        // Meanwhile the bulk flows' standing queue is far longer.
+        assert!(q.stats().peak_delay_ns > 20 * MS, "{:?}", q.stats());
+        assert_tin(&q, 0, &t);
+    }
+
+    #[test]
+    fn re_rating_keeps_queued_packets_in_order() {
+        let mut t = table(64, 64);
+        let mut q = TinQueue::new();
+        let slow = params(125_000, FlowMode::TripleIsolate);
+        let fast = params(0, FlowMode::TripleIsolate);
+        let mut sink = |_p: TestPacket, _r: DropReason| panic!("no drops expected");
+        for i in 0..30u64 {
+            let f = (i % 3) as u32;
+            q.enqueue(
+                0,
+                &mut t,
+                &slow,
+                pkt(i, f, 700),
+                keys(f, 1, 2),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        }
+        let mut last = [None::<u64>; 3];
+        let mut n = 0;
+        for i in 0..30 {
+            let p = if i % 2 == 0 { &fast } else { &slow };
+            let out = q.dequeue(0, &mut t, p, 0, &mut sink).unwrap();
+            let f = out.tag as usize;
+            assert!(last[f].is_none_or(|l| l < out.id), "order within flow {f}");
+            last[f] = Some(out.id);
+            n += 1;
+        }
+        assert_eq!(n, 30);
+        assert!(!q.is_backlogged());
+        assert_eq!(t.flows_in_use(), 0);
+    }
+
     /// Keeps every (flow, src, dst, len) source backlogged and returns the
     /// bytes each one got over `total` dequeued bytes.
     fn share(mode: FlowMode, sources: &[(u32, u32, u32, u32)], total: u64) -> Vec<u64> {
