@@ -4,8 +4,9 @@
 //! idle. Here all tins draw flow slots from one set-associative table keyed
 //! by (tin, flow hash), and host slots (for dual/triple isolation) from a
 //! second one keyed by (tin, host hash, direction). A tin holds slots only
-//! while it has packets (or flows whose AQM state is still decaying), so an
-//! idle tin costs nothing here.
+//! while it has packets (its emptied flows whose AQM state is still decaying
+//! are kept until then, as in CAKE), and gives them all back when its last
+//! packet leaves, so an idle tin costs nothing here.
 //!
 //! Lookup is CAKE's 8-way scheme: a slot already tagged with the key, else a
 //! free way, else a collision into a busy way **of the same tin** (the two
@@ -36,7 +37,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// Which of a tin's flow lists a flow slot is on (CAKE's `CAKE_SET_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FlowSet {
-    /// Free: on no list, owned by no tin.
+    /// Free: on no list, owned by no tin (its tin and tag remain as a
+    /// hint so the same flow can take it back).
     None,
     /// Sparse, on the new-flows list.
     Sparse,

@@ -278,6 +278,12 @@ impl TinQueue {
         self.stats.backlog_packets != 0
     }
 
+    /// Flow slots this tin holds in the shared pool.
+    pub fn flows_held(&self) -> u32 {
+        let st = &self.stats;
+        st.sparse_flows + st.bulk_flows + st.decaying_flows
+    }
+
     /// Counters and gauges.
     pub fn stats(&self) -> &TinStats {
         &self.stats
@@ -366,9 +372,7 @@ impl TinQueue {
         let tag = mode.flow_hash(&keys);
         let src = mode.isolates_src().then_some(keys.src_host_hash);
         let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
-        let st = &self.stats;
-        let held = st.sparse_flows + st.bulk_flows + st.decaying_flows;
-        let may_claim = held < params.max_flows;
+        let may_claim = self.flows_held() < params.max_flows;
         let Some(idx) = table.lookup(tin, tag, src, dst, may_claim, &mut self.stats.ways) else {
             self.stats.refused = self.stats.refused.wrapping_add(1);
             return Err((pkt, DropReason::FlowPoolExhausted));
@@ -1627,9 +1631,7 @@ mod tests {
                     }
                     for (i, q) in tins.iter().enumerate() {
                         assert_tin(q, i as u32, &t);
-                        let st = q.stats();
-                        let held = st.sparse_flows + st.bulk_flows + st.decaying_flows;
-                        prop_assert!(held <= params[i].max_flows());
+                        prop_assert!(q.flows_held() <= params[i].max_flows());
                         let st = q.stats();
                         prop_assert_eq!(st.packets, seen[i].accepted);
                         prop_assert_eq!(st.refused, seen[i].refused);
