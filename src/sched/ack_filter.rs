@@ -94,14 +94,12 @@ pub(crate) fn filter<Q: PacketQueue>(
 
     // Pass 1: find the oldest eligible ACK and whether a second one follows
     // it with the same ECE/CWR. Nothing is removed here.
-    let mut pos = 0usize;
     let mut elig: Option<(usize, u8)> = None;
     let mut two = false;
     let mut seen = 0usize;
     let _ = queue.remove_first(ACK_FILTER_MAX_SCAN, &mut |p: &Q::Packet| {
+        let here = seen;
         seen += 1;
-        let here = pos;
-        pos += 1;
         if two {
             return false;
         }
