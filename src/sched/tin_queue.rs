@@ -760,7 +760,7 @@ mod tests {
             while idx != NONE {
                 let s = t.slot(idx).unwrap();
                 assert!(allowed.contains(&s.set), "slot {idx} {:?}", s.set);
-                assert_eq!(s.tin, tin);
+                assert_eq!(t.slot_key(idx).unwrap().0, tin);
                 assert_eq!(s.prev, prev);
                 match s.set {
                     FlowSet::Sparse | FlowSet::SparseWait => sparse += 1,
@@ -786,7 +786,7 @@ mod tests {
         let busy = (0..t.flow_capacity())
             .filter(|&i| {
                 let s = t.slot(i).unwrap();
-                s.tin == tin && s.set != FlowSet::None
+                t.slot_key(i).unwrap().0 == tin && s.set != FlowSet::None
             })
             .count();
         assert_eq!(busy, on_lists);
@@ -1602,8 +1602,8 @@ mod tests {
                         Op::DropFattest(tin) => {
                             let backlogs = |t: &Table| -> Vec<u32> {
                                 (0..t.flow_capacity())
-                                    .map(|i| t.slot(i).unwrap())
-                                    .map(|s| if s.tin == tin as u32 { s.backlog } else { 0 })
+                                    .map(|i| (t.slot_key(i).unwrap().0, t.slot(i).unwrap().backlog))
+                                    .map(|(o, b)| if o == tin as u32 { b } else { 0 })
                                     .collect()
                             };
                             let before = backlogs(&t);
