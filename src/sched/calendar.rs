@@ -120,17 +120,30 @@ struct List {
     tail: u32,
 }
 
+/// A tin's links, kept together so filing a tin touches one cache line.
+#[derive(Clone, Copy)]
+struct Link {
+    /// Slot number the tin is due in.
+    slot: u64,
+    next: u32,
+    prev: u32,
+    /// Where the tin is: `level << 16 | index`, [`LOC_OVERFLOW`] or `NIL`.
+    loc: u32,
+}
+
+const UNLINKED: Link = Link {
+    slot: 0,
+    next: NIL,
+    prev: NIL,
+    loc: NIL,
+};
+
 /// Bytes of per-tin links a [`Calendar`] keeps.
-pub const CALENDAR_BYTES_PER_TIN: usize = 4 + 4 + 8 + 4;
+pub const CALENDAR_BYTES_PER_TIN: usize = core::mem::size_of::<Link>();
 
 /// Timing wheel of tin indices keyed by due time in ns.
 pub struct Calendar<A: SliceAlloc> {
-    next: A::Slice<u32>,
-    prev: A::Slice<u32>,
-    /// Slot number each filed tin is due in.
-    slot: A::Slice<u64>,
-    /// Where each tin is: `level << 16 | index`, [`LOC_OVERFLOW`] or `NIL`.
-    loc: A::Slice<u32>,
+    links: A::Slice<Link>,
     levels: [Level<A>; LEVELS],
     overflow: List,
     /// Lower bound of the slots on the overflow list.
@@ -155,10 +168,7 @@ impl<A: SliceAlloc> Calendar<A> {
         let l1 = Level::new(alloc, slots, true)?;
         let l2 = Level::new(alloc, slots, true)?;
         Ok(Calendar {
-            next: alloc.alloc_slice(n, |_| NIL)?,
-            prev: alloc.alloc_slice(n, |_| NIL)?,
-            slot: alloc.alloc_slice(n, |_| 0)?,
-            loc: alloc.alloc_slice(n, |_| NIL)?,
+            links: alloc.alloc_slice(n, |_| UNLINKED)?,
             levels: [l0, l1, l2],
             overflow: List {
                 head: NIL,
@@ -184,7 +194,7 @@ impl<A: SliceAlloc> Calendar<A> {
 
     /// Is `tin` filed?
     pub fn contains(&self, tin: u32) -> bool {
-        self.loc.get(tin as usize).is_some_and(|&l| l != NIL)
+        self.links.get(tin as usize).is_some_and(|l| l.loc != NIL)
     }
 
     /// The time (ns) `tin` will be handed out at, if filed: its due time
@@ -194,13 +204,13 @@ impl<A: SliceAlloc> Calendar<A> {
         if !self.contains(tin) {
             return None;
         }
-        self.slot.get(tin as usize).map(|&s| self.slot_time(s))
+        self.links.get(tin as usize).map(|l| self.slot_time(l.slot))
     }
 
     /// Files `tin` to be handed out at `due` (ns); a tin already filed is
     /// moved. Returns false (and does nothing) if `tin` is out of range.
     pub fn insert(&mut self, tin: u32, due: u64) -> bool {
-        if tin as usize >= self.loc.len() {
+        if tin as usize >= self.links.len() {
             return false;
         }
         self.remove(tin);
@@ -315,7 +325,7 @@ impl<A: SliceAlloc> Calendar<A> {
     /// Empties the calendar in O(filed tins + bitmap words).
     pub fn clear(&mut self) {
         for lvl in 0..LEVELS {
-            for _ in 0..=self.loc.len() {
+            for _ in 0..=self.links.len() {
                 let Some(i) = self.levels[lvl].find_from(0) else {
                     break;
                 };
@@ -323,11 +333,11 @@ impl<A: SliceAlloc> Calendar<A> {
             }
         }
         let mut t = self.overflow.head;
-        for _ in 0..self.loc.len() {
+        for _ in 0..self.links.len() {
             if t == NIL {
                 break;
             }
-            let n = self.next.get(t as usize).copied().unwrap_or(NIL);
+            let n = self.links.get(t as usize).map_or(NIL, |l| l.next);
             self.reset_links(t);
             t = n;
         }
@@ -375,8 +385,8 @@ impl<A: SliceAlloc> Calendar<A> {
     /// Files `tin` (not linked anywhere) in slot `s >= cursor`: at the
     /// lowest level whose parent bucket the cursor shares, else overflow.
     fn file(&mut self, tin: u32, s: u64) {
-        if let Some(x) = self.slot.get_mut(tin as usize) {
-            *x = s;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.slot = s;
         }
         for lvl in 0..LEVELS {
             if self.key(s, lvl + 1) == self.key(self.cursor, lvl + 1) {
@@ -416,45 +426,46 @@ impl<A: SliceAlloc> Calendar<A> {
 
     /// Sets `tin`'s links to follow `tail` (NIL: first) and its location.
     fn link_after(&mut self, tail: u32, tin: u32, loc: u32) {
-        if let Some(n) = self.next.get_mut(tail as usize) {
-            *n = tin;
+        if let Some(l) = self.links.get_mut(tail as usize) {
+            l.next = tin;
         }
-        if let Some(p) = self.prev.get_mut(tin as usize) {
-            *p = tail;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.prev = tail;
         }
-        if let Some(n) = self.next.get_mut(tin as usize) {
-            *n = NIL;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.next = NIL;
         }
-        if let Some(l) = self.loc.get_mut(tin as usize) {
-            *l = loc;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.loc = loc;
         }
     }
 
     fn reset_links(&mut self, tin: u32) {
-        if let Some(n) = self.next.get_mut(tin as usize) {
-            *n = NIL;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.next = NIL;
         }
-        if let Some(p) = self.prev.get_mut(tin as usize) {
-            *p = NIL;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.prev = NIL;
         }
-        if let Some(l) = self.loc.get_mut(tin as usize) {
-            *l = NIL;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.loc = NIL;
         }
     }
 
     /// Unlinks a filed tin from its list (`len` unchanged).
     fn unlink(&mut self, tin: u32) {
         let i = tin as usize;
-        let (Some(&loc), Some(&next), Some(&prev)) =
-            (self.loc.get(i), self.next.get(i), self.prev.get(i))
+        let Some(&Link {
+            loc, next, prev, ..
+        }) = self.links.get(i)
         else {
             return;
         };
-        if let Some(n) = self.next.get_mut(prev as usize) {
-            *n = next;
+        if let Some(l) = self.links.get_mut(prev as usize) {
+            l.next = next;
         }
-        if let Some(p) = self.prev.get_mut(next as usize) {
-            *p = prev;
+        if let Some(l) = self.links.get_mut(next as usize) {
+            l.prev = prev;
         }
         let lvl = (loc >> 16) as usize;
         let idx = (loc & 0xffff) as usize;
@@ -498,14 +509,14 @@ impl<A: SliceAlloc> Calendar<A> {
         }
         level.unmark(idx);
         let mut t = head;
-        for _ in 0..self.loc.len() {
+        for _ in 0..self.links.len() {
             if t == NIL {
                 break;
             }
-            if let Some(l) = self.loc.get_mut(t as usize) {
-                *l = NIL;
+            if let Some(l) = self.links.get_mut(t as usize) {
+                l.loc = NIL;
             }
-            t = self.next.get(t as usize).copied().unwrap_or(NIL);
+            t = self.links.get(t as usize).map_or(NIL, |l| l.next);
         }
         head
     }
@@ -513,12 +524,12 @@ impl<A: SliceAlloc> Calendar<A> {
     /// Re-files every tin of a detached list under the current cursor.
     fn refile(&mut self, head: u32) {
         let mut t = head;
-        for _ in 0..self.loc.len() {
+        for _ in 0..self.links.len() {
             if t == NIL {
                 break;
             }
-            let next = self.next.get(t as usize).copied().unwrap_or(NIL);
-            let s = self.slot.get(t as usize).copied().unwrap_or(self.cursor);
+            let next = self.links.get(t as usize).map_or(NIL, |l| l.next);
+            let s = self.links.get(t as usize).map_or(self.cursor, |l| l.slot);
             self.file(t, s.max(self.cursor));
             t = next;
         }
@@ -536,14 +547,14 @@ impl<A: SliceAlloc> Calendar<A> {
         if self.key(t, LEVELS) != self.key(old, LEVELS) && self.overflow.head != NIL {
             let head = self.overflow.head;
             let mut x = head;
-            for _ in 0..self.loc.len() {
+            for _ in 0..self.links.len() {
                 if x == NIL {
                     break;
                 }
-                if let Some(l) = self.loc.get_mut(x as usize) {
-                    *l = NIL;
+                if let Some(l) = self.links.get_mut(x as usize) {
+                    l.loc = NIL;
                 }
-                x = self.next.get(x as usize).copied().unwrap_or(NIL);
+                x = self.links.get(x as usize).map_or(NIL, |l| l.next);
             }
             self.overflow = List {
                 head: NIL,
@@ -565,12 +576,12 @@ impl<A: SliceAlloc> Calendar<A> {
     fn overflow_exact_min(&self) -> u64 {
         let mut m = u64::MAX;
         let mut t = self.overflow.head;
-        for _ in 0..self.loc.len() {
+        for _ in 0..self.links.len() {
             if t == NIL {
                 break;
             }
-            m = m.min(self.slot.get(t as usize).copied().unwrap_or(u64::MAX));
-            t = self.next.get(t as usize).copied().unwrap_or(NIL);
+            m = m.min(self.links.get(t as usize).map_or(u64::MAX, |l| l.slot));
+            t = self.links.get(t as usize).map_or(NIL, |l| l.next);
         }
         m
     }

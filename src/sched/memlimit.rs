@@ -4,34 +4,43 @@
 //! When the memory limit is exceeded CAKE drops from the fattest flow of
 //! all; with thousands of tins a heap or a scan is too dear per packet.
 //! Tins are instead kept on lists bucketed by the bit length of their
-//! memory use (log2 buckets), with a bitmap of non-empty buckets. The tin
-//! chosen is the head of the highest bucket: its memory use is at least
-//! half that of the true fattest tin. Moving a tin between buckets when its
-//! usage crosses a power of two is O(1).
+//! memory use (log2 buckets), with a bitmap of non-empty buckets, and the
+//! tin chosen is the head of the highest bucket. A tin moves up as soon as
+//! its use reaches the next power of two but down only once it falls below
+//! half its bucket's floor, so a queue oscillating around a power of two
+//! does not move at all. The price is the approximation: the tin chosen
+//! uses more than a quarter of what the true fattest tin uses. Every
+//! operation is O(1).
 
 use super::alloc::{AllocError, SliceAlloc};
 
 const NIL: u32 = u32::MAX;
-/// Bucket `b` (1..=63) holds tins using `2^(b-1) .. 2^b` bytes (the last
-/// one everything above); tins using nothing are on no list.
+/// Bucket `b` (1..=63) holds tins whose use has bit length `b` or `b - 1`
+/// (the last one everything above); tins using nothing are on no list.
 const BUCKETS: usize = 64;
 
+/// A tin's use and bucket links, one record per tin.
+#[derive(Clone, Copy)]
+struct Entry {
+    mem: u64,
+    next: u32,
+    prev: u32,
+    bucket: u8,
+}
+
 /// Bytes of per-tin state kept here.
-pub const MEM_BYTES_PER_TIN: usize = 8 + 4 + 4 + 1;
+pub const MEM_BYTES_PER_TIN: usize = core::mem::size_of::<Entry>();
 
 /// Per-tin memory use and the log2 buckets.
 pub struct MemBuckets<A: SliceAlloc> {
-    mem: A::Slice<u64>,
-    next: A::Slice<u32>,
-    prev: A::Slice<u32>,
-    bucket: A::Slice<u8>,
+    entries: A::Slice<Entry>,
     heads: [u32; BUCKETS],
     /// Bit `b` set iff bucket `b` is non-empty.
     nonempty: u64,
     total: u64,
 }
 
-fn bucket_of(mem: u64) -> u8 {
+fn bit_length(mem: u64) -> u8 {
     // 0 for 0, else bit length, capped to the last bucket.
     ((64 - mem.leading_zeros()) as u8).min(BUCKETS as u8 - 1)
 }
@@ -39,12 +48,13 @@ fn bucket_of(mem: u64) -> u8 {
 impl<A: SliceAlloc> MemBuckets<A> {
     /// All tins `0..tins` using nothing.
     pub fn new(alloc: &mut A, tins: u32) -> Result<Self, AllocError> {
-        let n = tins as usize;
         Ok(MemBuckets {
-            mem: alloc.alloc_slice(n, |_| 0)?,
-            next: alloc.alloc_slice(n, |_| NIL)?,
-            prev: alloc.alloc_slice(n, |_| NIL)?,
-            bucket: alloc.alloc_slice(n, |_| 0)?,
+            entries: alloc.alloc_slice(tins as usize, |_| Entry {
+                mem: 0,
+                next: NIL,
+                prev: NIL,
+                bucket: 0,
+            })?,
             heads: [NIL; BUCKETS],
             nonempty: 0,
             total: 0,
@@ -58,7 +68,7 @@ impl<A: SliceAlloc> MemBuckets<A> {
 
     /// Bytes used by `tin` (0 if out of range).
     pub fn of(&self, tin: u32) -> u64 {
-        self.mem.get(tin as usize).copied().unwrap_or(0)
+        self.entries.get(tin as usize).map_or(0, |e| e.mem)
     }
 
     /// `tin` now uses `bytes` more.
@@ -73,8 +83,8 @@ impl<A: SliceAlloc> MemBuckets<A> {
         self.set(tin, m);
     }
 
-    /// A tin using at least half as much as the one using most, if any
-    /// uses anything.
+    /// A tin using more than a quarter of what the one using most uses, if
+    /// any uses anything.
     pub fn fattest(&self) -> Option<u32> {
         if self.nonempty == 0 {
             return None;
@@ -86,7 +96,7 @@ impl<A: SliceAlloc> MemBuckets<A> {
     /// Forgets all usage; O(tins in use).
     pub fn clear(&mut self) {
         for b in 1..BUCKETS {
-            for _ in 0..self.mem.len() {
+            for _ in 0..self.entries.len() {
                 let t = self.heads[b];
                 if t == NIL {
                     break;
@@ -98,14 +108,16 @@ impl<A: SliceAlloc> MemBuckets<A> {
     }
 
     fn set(&mut self, tin: u32, m: u64) {
-        let i = tin as usize;
-        let Some(old) = self.mem.get_mut(i).map(|x| core::mem::replace(x, m)) else {
+        let Some(e) = self.entries.get_mut(tin as usize) else {
             return;
         };
+        let old = core::mem::replace(&mut e.mem, m);
+        let b = e.bucket;
         self.total = self.total.saturating_sub(old).saturating_add(m);
-        let (ob, nb) = (bucket_of(old), bucket_of(m));
-        if ob != nb {
-            self.unlink(tin, ob);
+        let nb = bit_length(m);
+        // Up at once, down only past the hysteresis, out when empty.
+        if nb > b || (nb < b.saturating_sub(1)) || (m == 0 && b != 0) {
+            self.unlink(tin, b);
             self.link(tin, nb);
         }
     }
@@ -114,39 +126,35 @@ impl<A: SliceAlloc> MemBuckets<A> {
         if b == 0 {
             return;
         }
-        let i = tin as usize;
-        let next = self.next.get(i).copied().unwrap_or(NIL);
-        let prev = self.prev.get(i).copied().unwrap_or(NIL);
-        if let Some(p) = self.next.get_mut(prev as usize) {
-            *p = next;
+        let Some(&Entry { next, prev, .. }) = self.entries.get(tin as usize) else {
+            return;
+        };
+        if let Some(p) = self.entries.get_mut(prev as usize) {
+            p.next = next;
         } else if let Some(h) = self.heads.get_mut(b as usize) {
             *h = next;
             if next == NIL {
                 self.nonempty &= !(1 << b);
             }
         }
-        if let Some(n) = self.prev.get_mut(next as usize) {
-            *n = prev;
+        if let Some(n) = self.entries.get_mut(next as usize) {
+            n.prev = prev;
         }
     }
 
     fn link(&mut self, tin: u32, b: u8) {
-        let i = tin as usize;
-        if let Some(x) = self.bucket.get_mut(i) {
-            *x = b;
-        }
+        let head = self.heads.get(b as usize).copied().unwrap_or(NIL);
+        let Some(e) = self.entries.get_mut(tin as usize) else {
+            return;
+        };
+        e.bucket = b;
         if b == 0 {
             return;
         }
-        let head = self.heads.get(b as usize).copied().unwrap_or(NIL);
-        if let Some(x) = self.next.get_mut(i) {
-            *x = head;
-        }
-        if let Some(x) = self.prev.get_mut(i) {
-            *x = NIL;
-        }
-        if let Some(x) = self.prev.get_mut(head as usize) {
-            *x = tin;
+        e.next = head;
+        e.prev = NIL;
+        if let Some(h) = self.entries.get_mut(head as usize) {
+            h.prev = tin;
         }
         if let Some(h) = self.heads.get_mut(b as usize) {
             *h = tin;
@@ -161,16 +169,16 @@ mod tests {
     use crate::sched::test_support::HostAlloc;
 
     #[test]
-    fn buckets_by_bit_length() {
-        assert_eq!(bucket_of(0), 0);
-        assert_eq!(bucket_of(1), 1);
-        assert_eq!(bucket_of(1023), 10);
-        assert_eq!(bucket_of(1024), 11);
-        assert_eq!(bucket_of(u64::MAX), 63);
+    fn bit_lengths() {
+        assert_eq!(bit_length(0), 0);
+        assert_eq!(bit_length(1), 1);
+        assert_eq!(bit_length(1023), 10);
+        assert_eq!(bit_length(1024), 11);
+        assert_eq!(bit_length(u64::MAX), 63);
     }
 
     #[test]
-    fn fattest_within_factor_two() {
+    fn fattest_within_factor_four() {
         let mut m = MemBuckets::new(&mut HostAlloc::default(), 8).unwrap();
         assert_eq!(m.fattest(), None);
         m.add(3, 1000);
@@ -181,7 +189,11 @@ mod tests {
         m.add(3, 1000); // 2000: bucket 11 with tin 5
         let f = m.fattest().unwrap();
         assert!(f == 3 || f == 5);
-        assert!(2 * m.of(f) >= 2000);
+        assert!(4 * m.of(f) > 2000);
+        // Oscillating around 2048 does not move tin 3 down and back.
+        m.add(3, 100);
+        m.sub(3, 100);
+        assert_eq!(m.fattest(), Some(3));
         assert_eq!(m.total(), 2000 + 1500 + 900);
         m.sub(3, 2000);
         m.sub(5, 10_000);
@@ -215,7 +227,7 @@ mod tests {
             let max = *model.iter().max().unwrap();
             match m.fattest() {
                 None => assert_eq!(max, 0),
-                Some(f) => assert!(2 * model[f as usize] > max),
+                Some(f) => assert!(4 * model[f as usize] > max),
             }
             assert_eq!(m.total(), model.iter().sum::<u64>());
         }

@@ -13,8 +13,8 @@
 //!
 //! Memory is bounded by `memlimit` (bytes of `Packet::mem_size`): over it,
 //! packets are dropped from the fattest flow of an approximately fattest
-//! tin (see [`memlimit`](super::memlimit)): one using at least half the
-//! memory of the true fattest.
+//! tin (see [`memlimit`](super::memlimit)): one using more than a quarter
+//! of the memory of the true fattest.
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};

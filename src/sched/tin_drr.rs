@@ -22,14 +22,21 @@ const NIL: u32 = u32::MAX;
 const MAX_ROTATIONS: u32 = 32;
 
 /// Bytes of per-tin state kept here.
-pub const TIN_DRR_BYTES_PER_TIN: usize = 4 + 4 + 4 + 2;
+pub const TIN_DRR_BYTES_PER_TIN: usize = core::mem::size_of::<Link>();
+
+/// A tin's ring links, deficit and weight: one small record per tin.
+#[derive(Clone, Copy)]
+struct Link {
+    next: u32,
+    prev: u32,
+    /// Bytes the tin may still send this round.
+    deficit: i32,
+    weight: u16,
+}
 
 /// The ring of eligible tins and their deficits.
 pub struct TinDrr<A: SliceAlloc> {
-    next: A::Slice<u32>,
-    prev: A::Slice<u32>,
-    deficit: A::Slice<i32>,
-    weight: A::Slice<u16>,
+    links: A::Slice<Link>,
     /// Quantum per unit of weight: the configured one or the largest
     /// packet charged so far, whichever is larger.
     base: u32,
@@ -44,10 +51,12 @@ impl<A: SliceAlloc> TinDrr<A> {
     pub fn new(alloc: &mut A, tins: u32, quantum: u32) -> Result<Self, AllocError> {
         let n = tins as usize;
         Ok(TinDrr {
-            next: alloc.alloc_slice(n, |_| NIL)?,
-            prev: alloc.alloc_slice(n, |_| NIL)?,
-            deficit: alloc.alloc_slice(n, |_| 0)?,
-            weight: alloc.alloc_slice(n, |_| 1)?,
+            links: alloc.alloc_slice(n, |_| Link {
+                next: NIL,
+                prev: NIL,
+                deficit: 0,
+                weight: 1,
+            })?,
             base: quantum.max(1),
             head: NIL,
             tail: NIL,
@@ -67,40 +76,41 @@ impl<A: SliceAlloc> TinDrr<A> {
 
     /// Is `tin` on the ring?
     pub fn contains(&self, tin: u32) -> bool {
-        tin != NIL && (self.head == tin || self.prev.get(tin as usize).is_some_and(|&p| p != NIL))
+        tin != NIL
+            && (self.head == tin || self.links.get(tin as usize).is_some_and(|l| l.prev != NIL))
     }
 
     /// `tin`'s deficit in bytes (0 if out of range).
     pub fn deficit(&self, tin: u32) -> i32 {
-        self.deficit.get(tin as usize).copied().unwrap_or(0)
+        self.links.get(tin as usize).map_or(0, |l| l.deficit)
     }
 
     /// `tin`'s quantum in bytes (0 if out of range).
     pub fn quantum(&self, tin: u32) -> u32 {
-        self.weight
+        self.links
             .get(tin as usize)
-            .map_or(0, |&w| self.base.saturating_mul(u32::from(w)))
+            .map_or(0, |l| self.base.saturating_mul(u32::from(l.weight)))
     }
 
     /// Sets `tin`'s weight (0 is taken as 1).
     pub fn set_weight(&mut self, tin: u32, weight: u16) {
-        if let Some(w) = self.weight.get_mut(tin as usize) {
-            *w = weight.max(1);
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.weight = weight.max(1);
         }
     }
 
     /// Adds one quantum to `tin`'s deficit.
     fn credit(&mut self, tin: u32) {
         let q = i32::try_from(self.quantum(tin)).unwrap_or(i32::MAX);
-        if let Some(d) = self.deficit.get_mut(tin as usize) {
-            *d = d.saturating_add(q);
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.deficit = l.deficit.saturating_add(q);
         }
     }
 
     /// Appends `tin` (if in range and not already on the ring), crediting
     /// it a quantum if it has no credit.
     pub fn push_back(&mut self, tin: u32) {
-        if tin as usize >= self.next.len() || self.contains(tin) {
+        if tin as usize >= self.links.len() || self.contains(tin) {
             return;
         }
         if self.deficit(tin) <= 0 {
@@ -128,8 +138,9 @@ impl<A: SliceAlloc> TinDrr<A> {
             return false;
         }
         let i = tin as usize;
-        let next = self.next.get(i).copied().unwrap_or(NIL);
-        let prev = self.prev.get(i).copied().unwrap_or(NIL);
+        let Some(&Link { next, prev, .. }) = self.links.get(i) else {
+            return false;
+        };
         if prev == NIL {
             self.head = next;
         } else {
@@ -151,7 +162,7 @@ impl<A: SliceAlloc> TinDrr<A> {
     pub fn select(&mut self) -> Option<u32> {
         for _ in 0..MAX_ROTATIONS {
             let h = self.head;
-            if *self.deficit.get(h as usize)? > 0 {
+            if self.links.get(h as usize)?.deficit > 0 {
                 return Some(h);
             }
             self.credit(h);
@@ -167,15 +178,17 @@ impl<A: SliceAlloc> TinDrr<A> {
     /// quantum raises it, so one round always pays any packet.
     pub fn charge(&mut self, tin: u32, len: u32) {
         self.base = self.base.max(len);
-        if let Some(d) = self.deficit.get_mut(tin as usize) {
-            *d = d.saturating_sub(i32::try_from(len).unwrap_or(i32::MAX));
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.deficit = l
+                .deficit
+                .saturating_sub(i32::try_from(len).unwrap_or(i32::MAX));
         }
     }
 
     /// `tin` ran out of packets: unused credit is not banked (debt is).
     pub fn forget_credit(&mut self, tin: u32) {
-        if let Some(d) = self.deficit.get_mut(tin as usize) {
-            *d = (*d).min(0);
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.deficit = l.deficit.min(0);
         }
     }
 
@@ -186,14 +199,14 @@ impl<A: SliceAlloc> TinDrr<A> {
     }
 
     fn set_next(&mut self, tin: u32, v: u32) {
-        if let Some(x) = self.next.get_mut(tin as usize) {
-            *x = v;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.next = v;
         }
     }
 
     fn set_prev(&mut self, tin: u32, v: u32) {
-        if let Some(x) = self.prev.get_mut(tin as usize) {
-            *x = v;
+        if let Some(l) = self.links.get_mut(tin as usize) {
+            l.prev = v;
         }
     }
 }
