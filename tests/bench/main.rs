@@ -182,7 +182,7 @@ fn measure(b: &mut dyn Bench, n: u32) -> f64 {
             b.enqueue(t, SimPacket::new(id, t, 0, LEN), keys(t, 0), now);
         }
     }
-    let mut pair = |b: &mut dyn Bench, now: &mut u64, id: &mut u64| {
+    let pair = |b: &mut dyn Bench, now: &mut u64, id: &mut u64| {
         for _ in 0..4 {
             match b.dequeue(*now) {
                 Dequeued::Packet(p) => {
