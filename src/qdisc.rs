@@ -28,10 +28,14 @@ pub(crate) struct Cakemt {
 }
 
 impl Cakemt {
-    /// Nanoseconds `len` bytes occupy the link at `rate` bytes/s (rate > 0).
-    /// `len < 2^32` and `NSEC_PER_SEC < 2^30`, so the product cannot overflow.
+    /// Nanoseconds `len` bytes occupy the link at `rate` bytes/s (0 for an
+    /// unlimited link). `len < 2^32` and `NSEC_PER_SEC < 2^30`, so the
+    /// product never saturates.
     fn transmit_ns(len: u32, rate: u64) -> u64 {
-        u64::from(len) * NSEC_PER_SEC / rate
+        u64::from(len)
+            .saturating_mul(NSEC_PER_SEC)
+            .checked_div(rate)
+            .unwrap_or(0)
     }
 }
 
@@ -66,7 +70,7 @@ impl Qdisc for Cakemt {
         let size = skb.mem_size();
         let used = self.memory_used.saturating_add(size);
         if used > self.config.effective_memlimit() {
-            self.drop_overlimit += 1;
+            self.drop_overlimit = self.drop_overlimit.wrapping_add(1);
             return sch.drop(skb);
         }
         if self.queue.is_empty() {
@@ -85,13 +89,15 @@ impl Qdisc for Cakemt {
         if rate != 0 {
             let now = now_ns();
             if self.time_next_packet > now {
-                self.throttled += 1;
+                self.throttled = self.throttled.wrapping_add(1);
                 sch.wake_at(self.time_next_packet);
                 return None;
             }
             // Advance from the scheduled time, not from now, so a late
             // timer does not cost throughput (CAKE's deficit shaper).
-            self.time_next_packet += Self::transmit_ns(head_len, rate);
+            self.time_next_packet = self
+                .time_next_packet
+                .saturating_add(Self::transmit_ns(head_len, rate));
         }
         let skb = self.queue.pop_front()?;
         self.memory_used = self.memory_used.saturating_sub(skb.mem_size());

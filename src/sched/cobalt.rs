@@ -149,9 +149,9 @@ fn mtu_time_ns(rate: u64, mtu: u32) -> u64 {
     // Bounded: at most 30 halvings bring a u64 under 2^34.
     while rate_ns >> 34 != 0 {
         rate_ns >>= 1;
-        shift -= 1;
+        shift = shift.saturating_sub(1);
     }
-    let t = (u128::from(mtu) * u128::from(rate_ns)) >> shift;
+    let t = (u128::from(mtu) * u128::from(rate_ns)).wrapping_shr(shift);
     u64::try_from(t).unwrap_or(u64::MAX)
 }
 

@@ -251,7 +251,8 @@ fn candidates(tin: u32, hash: u32, salt: u32, sets: u32) -> ([(u32, u32); 2], us
 
 /// Slot index of way `i` (counted from the first choice `inner`) of `set`.
 fn way_idx(set: u32, inner: u32, i: u32) -> u32 {
-    set.saturating_mul(SET_WAYS) + ((inner + i) & (SET_WAYS - 1))
+    set.saturating_mul(SET_WAYS)
+        .saturating_add(inner.wrapping_add(i) & (SET_WAYS - 1))
 }
 
 fn flow_key(tin: u32, tag: u32) -> u64 {

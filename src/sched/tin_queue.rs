@@ -254,7 +254,9 @@ const MAX_DRR_STEPS: u32 = 4096;
 
 /// `cake_ewma`.
 fn ewma(avg: u64, sample: u64, shift: u32) -> u64 {
-    (avg - (avg >> shift)).saturating_add(sample >> shift)
+    let part = |v: u64| v.checked_shr(shift).unwrap_or(0);
+    // `part(avg) <= avg`, so the subtraction cannot wrap.
+    avg.wrapping_sub(part(avg)).saturating_add(part(sample))
 }
 
 impl TinQueue {
