@@ -1,8 +1,9 @@
 //! Builds cakemt.ko out of tree against the kernel in the cache (or `KDIR`),
-//! with clippy as the Rust compiler wrapper, and refuses any warning.
+//! with clippy as the Rust compiler wrapper, and refuses any warning, and
+//! any call into Rust's panic machinery: a panic in a qdisc is a kernel BUG.
 
 use crate::kernel;
-use crate::util::{repo_root, step, tee, Result};
+use crate::util::{cmd, output, repo_root, step, tee, Result};
 use std::path::PathBuf;
 
 pub fn build() -> Result<PathBuf> {
@@ -19,5 +20,18 @@ pub fn build() -> Result<PathBuf> {
     if out.contains("warning:") {
         return Err("module build printed warnings (see above)".into());
     }
-    Ok(root.join("cakemt.ko"))
+    let ko = root.join("cakemt.ko");
+    let undefined = output(cmd("nm").arg("-u").arg(&ko))?;
+    let panics: Vec<&str> = undefined
+        .lines()
+        .filter(|l| l.contains("panicking"))
+        .collect();
+    if !panics.is_empty() {
+        return Err(format!(
+            "cakemt.ko can panic (find the callers with `objdump -dr src/cakemt.o`):\n{}",
+            panics.join("\n")
+        )
+        .into());
+    }
+    Ok(ko)
 }
