@@ -36,8 +36,11 @@ pub const MAX_TINS: u32 = 65_535;
 const MAX_WAKE_PER_DEQUEUE: u32 = 16;
 /// Tins found empty in one dequeue before giving up (defensive only).
 const MAX_EMPTY_TINS: u32 = 64;
-/// Packets dropped for the memory limit per enqueue at most.
-const MAX_OVERLIMIT_DROPS: u32 = 64;
+/// Packets dropped for the memory limit per enqueue at most: the limit
+/// holds after every enqueue as long as no packet charges more memory than
+/// this many of the smallest ones (`skb->truesize` is never below a few
+/// hundred bytes, a packet never above ~256 KiB).
+const MAX_OVERLIMIT_DROPS: u32 = 1024;
 
 /// Everything fixed when the scheduler is built (rates and weights can
 /// change later).

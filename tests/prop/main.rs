@@ -169,14 +169,14 @@ proptest! {
                 Op::Enqueue { tin, flow, len, extra_mem } => {
                     id += 1;
                     let mut p = SimPacket::new(id, tin, flow, len);
-                    p.mem = len + extra_mem;
+                    p.mem = len.max(64) + extra_mem;
                     p.ect = id % 3 == 0;
                     live.insert(id, p.mem);
                     let r = s.enqueue(tin, p, keys(tin, flow), now, &mut |p, r| back.push((p, r)));
                     if tin >= TINS {
                         prop_assert_eq!(r, Err(DropReason::Reconfigure));
                     }
-                    prop_assert!(s.mem_used() <= memlimit.max(u64::from(len + extra_mem)));
+                    prop_assert!(s.mem_used() <= memlimit.max(u64::from(len.max(64) + extra_mem)));
                 }
                 Op::Dequeue { advance } => {
                     now += advance;
