@@ -9,9 +9,12 @@ use crate::glue::qdisc::{now_ns, DequeueCtx, EnqueueCtx, Qdisc, Verdict};
 use crate::glue::skb::{SkBuff, SkbQueue};
 use crate::glue::*;
 use crate::sched::packet::{Packet, PacketQueue};
+use crate::sched::shaper::{Rate, Shaper};
 use kernel::prelude::*;
 
-const NSEC_PER_SEC: u64 = 1_000_000_000;
+/// How far the link shaper's schedule may fall behind the clock while the
+/// queue is busy (late timers cost no rate), as the scheduling core's default.
+const MAX_LAG_NS: u64 = 1_000_000;
 
 /// The qdisc's state, reached through `qdisc_priv`.
 pub(crate) struct Cakemt {
@@ -19,24 +22,12 @@ pub(crate) struct Cakemt {
     queue: SkbQueue,
     /// Sum of `truesize` of queued packets, held against the memory limit.
     memory_used: u32,
-    /// Earliest time the link shaper lets the next packet go (ns).
-    time_next_packet: u64,
+    /// The link shaper.
+    shaper: Shaper,
     /// Packets refused because the memory limit was reached.
     drop_overlimit: u64,
     /// Times dequeue found the shaper closed and armed the watchdog.
     throttled: u64,
-}
-
-impl Cakemt {
-    /// Nanoseconds `len` bytes occupy the link at `rate` bytes/s (0 for an
-    /// unlimited link). `len < 2^32` and `NSEC_PER_SEC < 2^30`, so the
-    /// product never saturates.
-    fn transmit_ns(len: u32, rate: u64) -> u64 {
-        u64::from(len)
-            .saturating_mul(NSEC_PER_SEC)
-            .checked_div(rate)
-            .unwrap_or(0)
-    }
 }
 
 impl Qdisc for Cakemt {
@@ -54,16 +45,20 @@ impl Qdisc for Cakemt {
             config,
             queue: SkbQueue::default(),
             memory_used: 0,
-            time_next_packet: 0,
+            shaper: Shaper::new(Rate::from_bytes_per_s(config.rate)),
             drop_overlimit: 0,
             throttled: 0,
         })
     }
 
     fn apply(&mut self, change: ConfigChange) {
-        // Only settings change: the queue and the shaper's clock stay, so a
-        // re-rate neither drops nor reorders anything.
+        // Only settings change: the queue stays, and the shaper keeps its
+        // time base, so a re-rate neither drops nor reorders anything.
         self.config.update(&change);
+        if change.rate.is_some() {
+            self.shaper
+                .set_rate(Rate::from_bytes_per_s(self.config.rate), now_ns());
+        }
     }
 
     fn enqueue(&mut self, sch: &mut EnqueueCtx<'_>, skb: SkBuff) -> Verdict {
@@ -75,7 +70,7 @@ impl Qdisc for Cakemt {
         }
         if self.queue.is_empty() {
             // An idle link earns no credit: the shaper restarts from now.
-            self.time_next_packet = self.time_next_packet.max(now_ns());
+            self.shaper.restart(now_ns());
         }
         self.memory_used = used;
         sch.enqueued(&skb);
@@ -85,20 +80,13 @@ impl Qdisc for Cakemt {
 
     fn dequeue(&mut self, sch: &mut DequeueCtx<'_>) -> Option<SkBuff> {
         let head_len = self.queue.front()?.len();
-        let rate = self.config.rate;
-        if rate != 0 {
-            let now = now_ns();
-            if self.time_next_packet > now {
-                self.throttled = self.throttled.wrapping_add(1);
-                sch.wake_at(self.time_next_packet);
-                return None;
-            }
-            // Advance from the scheduled time, not from now, so a late
-            // timer does not cost throughput (CAKE's deficit shaper).
-            self.time_next_packet = self
-                .time_next_packet
-                .saturating_add(Self::transmit_ns(head_len, rate));
+        let now = now_ns();
+        if let Some(at) = self.shaper.wait_until(now) {
+            self.throttled = self.throttled.wrapping_add(1);
+            sch.wake_at(at);
+            return None;
         }
+        self.shaper.charge(head_len, now, MAX_LAG_NS);
         let skb = self.queue.pop_front()?;
         self.memory_used = self.memory_used.saturating_sub(skb.mem_size());
         sch.dequeued(&skb);
