@@ -18,11 +18,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cakemt_sched::sched::ack_filter::AckFilterMode;
+use cakemt_sched::sched::calendar::{Calendar, CalendarConfig};
 use cakemt_sched::sched::cobalt::CobaltConfig;
 use cakemt_sched::sched::flow_table::FlowTable;
 use cakemt_sched::sched::packet::{DropReason, FlowKeys, Packet};
 use cakemt_sched::sched::scheduler::{Dequeued, SchedConfig, Scheduler};
 use cakemt_sched::sched::shaper::{Rate, Shaper};
+use cakemt_sched::sched::tin_drr::TinDrr;
 use cakemt_sched::sched::tin_queue::{FlowMode, TinParams, TinQueue};
 use host::{keys, SimPacket, SimQueue, VecAlloc};
 
@@ -227,6 +229,47 @@ fn run(n: u32, shaped: bool) -> (f64, f64) {
     (ours, base)
 }
 
+/// The tin-selection core alone (no packets, no per-tin queueing): ns per
+/// packet for one calendar wake-up + DRR pick + charge + calendar park, as
+/// the shaped scheduler does per packet, with `n` tins cycling.
+fn selection_only(n: u32) -> f64 {
+    let mut alloc = VecAlloc::default();
+    let mut cal = Calendar::new(&mut alloc, n, CalendarConfig::default()).unwrap();
+    let mut drr = TinDrr::new(&mut alloc, n, 1514).unwrap();
+    // Each tin sends 1000 bytes every `period` ns: n tins spread over it.
+    let period = u64::from(n) * 1200 + 1_000_000;
+    for t in 0..n {
+        cal.insert(t, u64::from(t) * period / u64::from(n));
+    }
+    let mut now = 0u64;
+    // One packet per call; waits for the clock are part of the cost.
+    let mut step = |now: &mut u64| loop {
+        while let Some(t) = cal.pop_due(*now) {
+            drr.push_back(t);
+        }
+        if let Some(t) = drr.select() {
+            drr.charge(t, 1000);
+            drr.remove(t);
+            cal.insert(t, *now + period);
+            return;
+        }
+        *now = cal.next_due().unwrap().max(*now + 1);
+    };
+    for _ in 0..200_000 {
+        step(&mut now);
+    }
+    let start = Instant::now();
+    let mut packets = 0u64;
+    while start.elapsed() < MEASURE {
+        for _ in 0..1000 {
+            step(&mut now);
+        }
+        packets += 1000;
+    }
+    black_box(now);
+    start.elapsed().as_nanos() as f64 / packets as f64
+}
+
 fn main() {
     // `cargo bench` passes --bench; accept and ignore harness flags.
     let quick = std::env::args().any(|a| a == "--quick");
@@ -268,6 +311,19 @@ fn main() {
             b.3 / a.3,
             b.4 / a.4
         );
+    }
+
+    println!();
+    println!("tin selection core alone (calendar wake + DRR pick + charge + calendar park), ns per packet:");
+    let mut sel = Vec::new();
+    for &n in counts {
+        let ns = selection_only(n);
+        sel.push((n, ns));
+        println!("{n:>7} | {ns:>8.1}");
+    }
+    let get = |n: u32| sel.iter().find(|r| r.0 == n).map(|r| r.1);
+    if let (Some(a), Some(b)) = (get(10), get(10_000)) {
+        println!("ratio 10,000 / 10 tins: {:.2}x", b / a);
     }
 
     // Memory: what a tin costs idle, and with its flows' state once active.
