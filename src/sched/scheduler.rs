@@ -200,7 +200,14 @@ fn account_drop<P: Packet, A: SliceAlloc>(
 impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Builds a scheduler: all memory is taken here, from `alloc`.
     pub fn new(alloc: &mut A, cfg: &SchedConfig) -> Result<Self, ConfigError> {
-        if cfg.tins == 0 || cfg.tins > MAX_TINS || !cfg.overhead.is_valid() || cfg.quantum == 0 {
+        let cal = cfg.calendar;
+        if cfg.tins == 0
+            || cfg.tins > MAX_TINS
+            || !cfg.overhead.is_valid()
+            || cfg.quantum == 0
+            || cal.slot_shift > 32
+            || !(1..=12).contains(&cal.level_bits)
+        {
             return Err(ConfigError::Invalid);
         }
         let params = tin_params(cfg, 0);
