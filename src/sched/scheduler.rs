@@ -418,6 +418,22 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         self.link.set_rate(Rate::from_bytes_per_s(rate), now);
     }
 
+    /// Changes the memory limit; a lower limit is enforced from the next
+    /// enqueue on.
+    pub fn set_memlimit(&mut self, bytes: u64) {
+        self.cfg.memlimit = bytes;
+    }
+
+    /// Changes overhead compensation for packets enqueued from now on.
+    /// Returns false (changing nothing) if it is out of range.
+    pub fn set_overhead(&mut self, overhead: Overhead) -> bool {
+        if !overhead.is_valid() {
+            return false;
+        }
+        self.cfg.overhead = overhead;
+        true
+    }
+
     /// Changes `tin`'s cap (bytes/s, 0 = only the link) at `now`. Its
     /// packets stay queued in order; the wait its last packet still owes
     /// is re-priced. COBALT and the flow quantum follow the new rate (for
@@ -745,6 +761,20 @@ mod tests {
         assert_eq!(p.adjusted_len, 1000);
         // 1000 bytes at 1 MB/s: 1 ms.
         assert_eq!(s.dequeue(0, &mut sink), Dequeued::WaitUntil(1_000_000));
+        assert!(!s.set_overhead(Overhead {
+            overhead: 300,
+            ..Overhead::default()
+        }));
+        assert!(s.set_overhead(Overhead::default()));
+        s.enqueue(0, pkt(2, 0, 900), keys(1), 0, &mut sink).unwrap();
+        let Dequeued::Packet(p) = s.dequeue(1_000_000, &mut sink) else {
+            panic!()
+        };
+        assert_eq!(p.adjusted_len, 1000, "queued before the change");
+        let Dequeued::Packet(p) = s.dequeue(2_000_000, &mut sink) else {
+            panic!()
+        };
+        assert_eq!(p.adjusted_len, 900);
     }
 
     #[test]
@@ -832,6 +862,13 @@ mod tests {
         );
         assert_eq!(s.mem_used(), 10_000);
         assert_eq!(s.totals().overlimit_drops, 2);
+        check_accounting(&s);
+        // A lower limit bites at the next enqueue.
+        s.set_memlimit(5_000);
+        s.enqueue(0, pkt(30, 0, 1000), keys(1), 0, &mut sink)
+            .unwrap();
+        assert!(s.mem_used() <= 5_000);
+        assert_eq!(s.totals().overlimit_drops, 8);
         check_accounting(&s);
     }
 
