@@ -83,6 +83,7 @@ impl Qdisc for Cakemt {
         let now = now_ns();
         if let Some(at) = self.shaper.wait_until(now) {
             self.throttled = self.throttled.wrapping_add(1);
+            sch.overlimit();
             sch.wake_at(at);
             return None;
         }

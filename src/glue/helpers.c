@@ -65,6 +65,11 @@ void cakemt_qdisc_dequeued(struct Qdisc *sch, const struct sk_buff *skb)
 	qdisc_bstats_update(sch, skb);
 }
 
+void cakemt_qdisc_overlimit(struct Qdisc *sch)
+{
+	qdisc_qstats_overlimit(sch);
+}
+
 int cakemt_qdisc_drop(struct sk_buff *skb, struct Qdisc *sch,
 		      struct sk_buff **to_free)
 {

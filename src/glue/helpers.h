@@ -49,6 +49,7 @@ void cakemt_skb_free(struct sk_buff *skb);
 /* Qdisc accounting and locking */
 void cakemt_qdisc_enqueued(struct Qdisc *sch, const struct sk_buff *skb);
 void cakemt_qdisc_dequeued(struct Qdisc *sch, const struct sk_buff *skb);
+void cakemt_qdisc_overlimit(struct Qdisc *sch);
 int cakemt_qdisc_drop(struct sk_buff *skb, struct Qdisc *sch,
 		      struct sk_buff **to_free);
 struct sk_buff *cakemt_qdisc_peek(struct Qdisc *sch);

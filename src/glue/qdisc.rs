@@ -92,6 +92,13 @@ impl DequeueCtx<'_> {
         unsafe { b::cakemt_qdisc_dequeued(self.sch, skb.as_ptr()) }
     }
 
+    /// Counts a dequeue the shaper held back in the qdisc's `overlimits`,
+    /// as CAKE, HTB and TBF do.
+    pub(crate) fn overlimit(&mut self) {
+        // SAFETY: `sch` is the qdisc being called, locked by the kernel.
+        unsafe { b::cakemt_qdisc_overlimit(self.sch) }
+    }
+
     /// Asks to be dequeued again at `ns` (CLOCK_MONOTONIC).
     pub(crate) fn wake_at(&mut self, ns: u64) {
         // SAFETY: the watchdog lives in this qdisc's private area and was

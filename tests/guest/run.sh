@@ -12,7 +12,10 @@ failed=0
 failures=()
 
 for file in ./test_*.sh; do
-	. "$file"
+	if ! . "$file"; then
+		echo "FAIL cannot load $file"
+		failed=$((failed + 1))
+	fi
 done
 
 for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$filter"); do
