@@ -224,6 +224,10 @@ fn run(n: u32, shaped: bool) -> (f64, f64) {
         }
     }
     let ours = measure(&mut s, n);
+    // `--no-naive` skips the baseline (for profiling ours alone).
+    if std::env::args().any(|a| a == "--no-naive") {
+        return (ours, f64::NAN);
+    }
     let mut naive = Naive::new(n, shaped);
     let base = measure(&mut naive, n);
     (ours, base)
@@ -272,8 +276,22 @@ fn selection_only(n: u32) -> f64 {
 
 fn main() {
     // `cargo bench` passes --bench; accept and ignore harness flags.
-    let quick = std::env::args().any(|a| a == "--quick");
-    let counts: &[u32] = if quick { &TIN_COUNTS[..3] } else { &TIN_COUNTS };
+    // `--quick`: up to 100 tins; `--tins N`: only N (for profiling).
+    let args: Vec<String> = std::env::args().collect();
+    let only: Vec<u32> = args
+        .iter()
+        .position(|a| a == "--tins")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .into_iter()
+        .collect();
+    let counts: &[u32] = if !only.is_empty() {
+        &only
+    } else if args.iter().any(|a| a == "--quick") {
+        &TIN_COUNTS[..3]
+    } else {
+        &TIN_COUNTS
+    };
     println!("cakemt scheduler: ns per enqueue+dequeue pair, every tin backlogged");
     println!("(naive = same tin queueing, next tin found by scanning all tins as CAKE does)");
     println!();
