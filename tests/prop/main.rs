@@ -276,3 +276,62 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A tin never exceeds its own rate, whatever the link, the weights or
+    /// the arrival pattern: over any span between two of its departures,
+    /// it sends at most rate x (span + the 1 ms catch-up allowance) plus
+    /// the last packet.
+    #[test]
+    fn tin_caps_are_never_exceeded(
+        tins in proptest::collection::vec((10_000u64..50_000_000, 1u16..5), 1..12),
+        link in prop_oneof![Just(0u64), 100_000u64..200_000_000],
+        bursts in proptest::collection::vec((0u64..20_000_000, 0u32..12, 1u32..20, 64u32..1500), 1..60),
+    ) {
+        let n = tins.len() as u32;
+        let cfg = SchedConfig { tins: n, link_rate: link, memlimit: 1 << 30, ..SchedConfig::default() };
+        let lag = cfg.max_lag_ns;
+        let mut s: Scheduler<SimQueue, VecAlloc> = Scheduler::new(&mut VecAlloc::default(), &cfg).unwrap();
+        for (t, &(rate, w)) in tins.iter().enumerate() {
+            s.set_tin_rate(t as u32, rate, 0);
+            s.set_tin_weight(t as u32, w);
+        }
+        let mut arrivals: Vec<(u64, u32, u32, u32)> = bursts.iter().map(|&(at, t, k, len)| (at, t % n, k, len)).collect();
+        arrivals.sort();
+        let mut departures: Vec<Vec<(u64, u32)>> = vec![Vec::new(); n as usize];
+        let (mut now, mut id, mut next) = (0u64, 0u64, 0usize);
+        for _ in 0..200_000 {
+            while next < arrivals.len() && arrivals[next].0 <= now {
+                let (_, t, k, len) = arrivals[next];
+                for f in 0..k {
+                    id += 1;
+                    s.enqueue(t, SimPacket::new(id, t, f % 3, len), keys(t, f % 3), now, &mut |_, _| {}).unwrap();
+                }
+                next += 1;
+            }
+            let wake = arrivals.get(next).map_or(u64::MAX, |a| a.0);
+            match s.dequeue(now, &mut |_, _| {}) {
+                Dequeued::Packet(p) => departures[p.tin as usize].push((now, p.adjusted_len)),
+                Dequeued::WaitUntil(t) => now = t.max(now + 1).min(wake),
+                Dequeued::Empty if wake == u64::MAX => break,
+                Dequeued::Empty => now = wake,
+            }
+        }
+        for (t, d) in departures.iter().enumerate() {
+            let rate = tins[t].0 as f64 / 1e9;
+            for i in 0..d.len() {
+                let mut sum = 0u64;
+                for j in i..d.len() {
+                    let allowed = rate * (d[j].0 - d[i].0 + lag) as f64 + f64::from(d[j].1);
+                    prop_assert!(
+                        (sum + u64::from(d[j].1)) as f64 <= allowed + 1.0,
+                        "tin {} sent {} B in {} ns at {} B/s", t, sum + u64::from(d[j].1), d[j].0 - d[i].0, tins[t].0
+                    );
+                    sum += u64::from(d[j].1);
+                }
+            }
+        }
+    }
+}
