@@ -20,6 +20,10 @@
 //! top-level bucket (every 2^(slot_shift + 3 * level_bits) ns, 19.5 hours
 //! with the defaults) or when the wheel is otherwise empty.
 
+// Shift amounts are below 64 by construction (slot_shift <= 32, level
+// shifts <= 3 x 12): shifts are written `wrapping_sh*` so the kernel build,
+// which has overflow checks, keeps no panic path for them.
+
 use super::alloc::{AllocError, SliceAlloc};
 
 /// "No tin" in the intrusive links.
@@ -82,21 +86,24 @@ impl<A: SliceAlloc> Level<A> {
         let word = *self.words.get(w)?;
         let here = word & (u64::MAX << (from % 64));
         if here != 0 {
-            return Some(w * 64 + here.trailing_zeros() as usize);
+            return Some(w.wrapping_mul(64) | here.trailing_zeros() as usize);
         }
-        let above = self.summary & u64::MAX.checked_shl(w as u32 + 1).unwrap_or(0);
+        let above = self.summary
+            & u64::MAX
+                .checked_shl((w as u32).saturating_add(1))
+                .unwrap_or(0);
         if above == 0 {
             return None;
         }
         let w = above.trailing_zeros() as usize;
         let word = *self.words.get(w)?;
-        Some(w * 64 + word.trailing_zeros() as usize)
+        Some(w.wrapping_mul(64) | word.trailing_zeros() as usize)
     }
 
     fn mark(&mut self, idx: usize) {
         if let Some(word) = self.words.get_mut(idx / 64) {
             *word |= 1 << (idx % 64);
-            self.summary |= 1 << (idx / 64);
+            self.summary |= 1u64.wrapping_shl((idx / 64) as u32);
         }
     }
 
@@ -104,7 +111,7 @@ impl<A: SliceAlloc> Level<A> {
         if let Some(word) = self.words.get_mut(idx / 64) {
             *word &= !(1 << (idx % 64));
             if *word == 0 {
-                self.summary &= !(1 << (idx / 64));
+                self.summary &= !1u64.wrapping_shl((idx / 64) as u32);
             }
         }
         if let Some(m) = self.min.get_mut(idx) {
@@ -163,7 +170,7 @@ impl<A: SliceAlloc> Calendar<A> {
             return Err(AllocError);
         }
         let n = tins as usize;
-        let slots = 1usize << config.level_bits;
+        let slots = 1usize.wrapping_shl(u32::from(config.level_bits));
         let l0 = Level::new(alloc, slots, false)?;
         let l1 = Level::new(alloc, slots, true)?;
         let l2 = Level::new(alloc, slots, true)?;
@@ -216,9 +223,10 @@ impl<A: SliceAlloc> Calendar<A> {
         self.remove(tin);
         // Capping keeps ceil() and slot_time() within u64: a tin due in the
         // last slot before 2^64 ns (year 2554) may leave < 1 slot early.
-        let g = 1u64 << self.slot_shift;
-        let due = due.min((u64::MAX >> self.slot_shift) << self.slot_shift);
-        let s = (due >> self.slot_shift) + u64::from(due & (g - 1) != 0);
+        let sh = self.slot_shift;
+        let g = 1u64.wrapping_shl(sh);
+        let due = due.min(u64::MAX.wrapping_shr(sh).wrapping_shl(sh));
+        let s = due.wrapping_shr(sh) + u64::from(due & (g - 1) != 0);
         self.file(tin, s.max(self.cursor));
         self.len += 1;
         true
@@ -237,7 +245,7 @@ impl<A: SliceAlloc> Calendar<A> {
     /// Hands out one tin due at or before `now`: the one filed in the
     /// earliest slot (FIFO within a slot), or `None` if none is due.
     pub fn pop_due(&mut self, now: u64) -> Option<u32> {
-        let target = now >> self.slot_shift;
+        let target = now.wrapping_shr(self.slot_shift);
         if self.len == 0 || target < self.cursor {
             return None;
         }
@@ -350,18 +358,18 @@ impl<A: SliceAlloc> Calendar<A> {
     }
 
     fn mask(&self) -> u64 {
-        (1u64 << self.bits) - 1
+        1u64.wrapping_shl(self.bits).wrapping_sub(1)
     }
 
     fn slot_time(&self, s: u64) -> u64 {
         s.checked_shl(self.slot_shift)
-            .filter(|&t| t >> self.slot_shift == s)
+            .filter(|&t| t.wrapping_shr(self.slot_shift) == s)
             .unwrap_or(u64::MAX)
     }
 
     /// Bucket number of slot `s` at level `lvl` (`lvl == LEVELS`: the top).
     fn key(&self, s: u64, lvl: usize) -> u64 {
-        s >> (self.bits * lvl as u32)
+        s.wrapping_shr(self.bits.wrapping_mul(lvl as u32))
     }
 
     /// Lowest non-empty bucket of levels >= 1: (level, index, earliest slot
@@ -372,9 +380,9 @@ impl<A: SliceAlloc> Calendar<A> {
             // The cursor's own bucket is always empty at levels >= 1.
             let from = (self.key(self.cursor, lvl) & mask) as usize + 1;
             if let Some(i) = self.levels[lvl].find_from(from) {
-                let shift = self.bits * lvl as u32;
-                let parent = self.key(self.cursor, lvl + 1) << self.bits;
-                let start = (parent | i as u64) << shift;
+                let shift = self.bits.wrapping_mul(lvl as u32);
+                let parent = self.key(self.cursor, lvl + 1).wrapping_shl(self.bits);
+                let start = (parent | i as u64).wrapping_shl(shift);
                 let bound = self.levels[lvl].min.get(i).copied().unwrap_or(start);
                 return Some((lvl, i, start.max(bound)));
             }
