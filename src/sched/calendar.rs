@@ -226,9 +226,11 @@ impl<A: SliceAlloc> Calendar<A> {
         let sh = self.slot_shift;
         let g = 1u64.wrapping_shl(sh);
         let due = due.min(u64::MAX.wrapping_shr(sh).wrapping_shl(sh));
-        let s = due.wrapping_shr(sh) + u64::from(due & (g - 1) != 0);
+        let s = due
+            .wrapping_shr(sh)
+            .saturating_add(u64::from(due & g.wrapping_sub(1) != 0));
         self.file(tin, s.max(self.cursor));
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
         true
     }
 
@@ -238,7 +240,7 @@ impl<A: SliceAlloc> Calendar<A> {
             return false;
         }
         self.unlink(tin);
-        self.len -= 1;
+        self.len = self.len.saturating_sub(1);
         true
     }
 
@@ -263,7 +265,7 @@ impl<A: SliceAlloc> Calendar<A> {
                 self.cursor = s;
                 let tin = self.levels[0].head.get(i).copied()?;
                 self.unlink(tin);
-                self.len -= 1;
+                self.len = self.len.saturating_sub(1);
                 return Some(tin);
             }
             if let Some((_, _, first)) = self.first_bucket() {
@@ -326,8 +328,14 @@ impl<A: SliceAlloc> Calendar<A> {
     pub fn wheel_bytes(&self) -> usize {
         self.levels
             .iter()
-            .map(|l| (l.head.len() + l.tail.len()) * 4 + (l.min.len() + l.words.len()) * 8)
-            .sum()
+            .map(|l| {
+                let words = l.head.len().saturating_add(l.tail.len());
+                let longs = l.min.len().saturating_add(l.words.len());
+                words
+                    .saturating_mul(4)
+                    .saturating_add(longs.saturating_mul(8))
+            })
+            .fold(0, usize::saturating_add)
     }
 
     /// Empties the calendar in O(filed tins + bitmap words).

@@ -134,7 +134,7 @@ impl<A: SliceAlloc> MemBuckets<A> {
         } else if let Some(h) = self.heads.get_mut(b as usize) {
             *h = next;
             if next == NIL {
-                self.nonempty &= !(1 << b);
+                self.nonempty &= !1u64.wrapping_shl(u32::from(b));
             }
         }
         if let Some(n) = self.entries.get_mut(next as usize) {
@@ -159,7 +159,7 @@ impl<A: SliceAlloc> MemBuckets<A> {
         if let Some(h) = self.heads.get_mut(b as usize) {
             *h = tin;
         }
-        self.nonempty |= 1 << b;
+        self.nonempty |= 1u64.wrapping_shl(u32::from(b));
     }
 }
 

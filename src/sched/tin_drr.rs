@@ -129,7 +129,7 @@ impl<A: SliceAlloc> TinDrr<A> {
             self.set_next(tail, tin);
         }
         self.tail = tin;
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
     }
 
     /// Takes `tin` off the ring; returns whether it was on it.
@@ -153,7 +153,7 @@ impl<A: SliceAlloc> TinDrr<A> {
         }
         self.set_next(tin, NIL);
         self.set_prev(tin, NIL);
-        self.len -= 1;
+        self.len = self.len.saturating_sub(1);
         true
     }
 
