@@ -180,6 +180,8 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     link: Shaper,
     cfg: SchedConfig,
     totals: Totals,
+    /// Bumped by every link-rate change; see [`Tin`]'s `link_epoch`.
+    link_epoch: u32,
 }
 
 /// Books a packet the tin queueing dropped (it was accepted earlier).
@@ -225,6 +227,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             link: Shaper::new(Rate::from_bytes_per_s(cfg.link_rate)),
             cfg: *cfg,
             totals: Totals::default(),
+            link_epoch: 0,
         })
     }
 
@@ -286,6 +289,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             None => self.cfg.overhead.adjusted_len(pkt.len(), off),
         };
         pkt.set_adjusted_len(adj);
+        if t.link_epoch != self.link_epoch {
+            // The link rate changed since this tin's parameters were made;
+            // they depend on it (uncapped, or capped above it). Refreshed
+            // here in O(1) rather than by a walk over all tins.
+            t.link_epoch = self.link_epoch;
+            t.params = tin_params(&self.cfg, t.rate());
+        }
         let len = u64::from(pkt.len());
         let mem = u64::from(pkt.mem_size());
         let was_active = t.queue.is_backlogged();
@@ -412,9 +422,12 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     }
 
     /// Changes the link rate (bytes/s, 0 = unlimited) at `now`, keeping
-    /// the time base (what the last packet owes is re-priced).
+    /// the time base (what the last packet owes is re-priced). Tins whose
+    /// COBALT and quantum settings depend on the link rate (uncapped, or
+    /// capped above it) take the new ones at their next enqueue.
     pub fn set_link_rate(&mut self, rate: u64, now: u64) {
         self.cfg.link_rate = rate;
+        self.link_epoch = self.link_epoch.wrapping_add(1);
         self.link.set_rate(Rate::from_bytes_per_s(rate), now);
     }
 
@@ -437,8 +450,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Changes `tin`'s cap (bytes/s, 0 = only the link) at `now`. Its
     /// packets stay queued in order; the wait its last packet still owes
     /// is re-priced. COBALT and the flow quantum follow the new rate (for
-    /// an uncapped tin: the link rate now in force). Returns false if
-    /// `tin` does not exist.
+    /// an uncapped tin: the link rate). Returns false if `tin` does not
+    /// exist.
     pub fn set_tin_rate(&mut self, tin: u32, rate: u64, now: u64) -> bool {
         let params = tin_params(&self.cfg, rate);
         let Some(t) = self.tins.get_mut(tin as usize) else {
@@ -905,6 +918,24 @@ mod tests {
         s.enqueue(1, pkt(99, 1, 100), keys(1), 5, &mut sink)
             .unwrap();
         assert!(matches!(s.dequeue(5, &mut sink), Dequeued::Packet(p) if p.id == 99));
+    }
+
+    #[test]
+    fn uncapped_tins_follow_the_link_rate() {
+        let mut s = sched(2, 125_000);
+        let mut sink = |_: TestPacket, _| {};
+        s.set_tin_rate(1, 50_000, 0);
+        assert_eq!(s.tin(0).unwrap().params().rate(), 125_000);
+        s.set_link_rate(12_500_000, 0);
+        s.enqueue(0, pkt(1, 0, 100), keys(1), 0, &mut sink).unwrap();
+        s.enqueue(1, pkt(2, 1, 100), keys(1), 0, &mut sink).unwrap();
+        assert_eq!(s.tin(0).unwrap().params().rate(), 12_500_000);
+        // A capped tin keeps its own rate's settings...
+        assert_eq!(s.tin(1).unwrap().params().rate(), 50_000);
+        // ...unless the link is now slower than its cap.
+        s.set_link_rate(10_000, 0);
+        s.enqueue(1, pkt(3, 1, 100), keys(1), 0, &mut sink).unwrap();
+        assert_eq!(s.tin(1).unwrap().params().rate(), 10_000);
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct Tin {
     pub(crate) params: TinParams,
     pub(crate) shaper: Shaper,
     pub(crate) weight: u16,
+    /// Link-rate generation `params` were derived for (uncapped tins
+    /// follow the link rate, refreshed lazily when next used).
+    pub(crate) link_epoch: u32,
 }
 
 impl Tin {
@@ -23,6 +26,7 @@ impl Tin {
             params,
             shaper: Shaper::new(Rate::from_bytes_per_s(rate)),
             weight: 1,
+            link_epoch: 0,
         }
     }
 
