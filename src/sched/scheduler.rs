@@ -9,7 +9,10 @@
 //! [`TinQueue`](super::tin_queue::TinQueue)), charges both shapers and, if
 //! the tin must now wait, files it in the calendar. Every step is O(1) in
 //! the number of tins. Unlike CAKE, where a tin over its rate still sends
-//! when it is the earliest, a tin never exceeds its own rate.
+//! when it is the earliest, a tin never exceeds its own rate: over any span
+//! it sends at most rate x (span + `max_lag_ns`) plus one packet, the lag
+//! letting a tin that other tins held back catch up a little (and absorbing
+//! timer and calendar-slot lateness) without a lasting excess.
 //!
 //! Memory is bounded by `memlimit` (bytes of `Packet::mem_size`): over it,
 //! packets are dropped from the fattest flow of an approximately fattest
