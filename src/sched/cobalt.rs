@@ -352,7 +352,7 @@ impl CobaltVars {
             let mut steps = 0u32;
             while next_due && steps < MAX_CATCHUP_STEPS {
                 steps += 1;
-                self.count -= 1;
+                self.count = self.count.saturating_sub(1);
                 self.invsqrt();
                 self.drop_next = Self::control(self.drop_next, p.interval, self.rec_inv_sqrt);
                 schedule = diff(now, self.drop_next);

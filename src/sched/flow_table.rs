@@ -285,8 +285,8 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     pub fn new(alloc: &mut A, flows: u32, hosts: u32) -> Result<Self, AllocError> {
         let flow_sets = sets_for(flows).ok_or(AllocError)?;
         let host_sets = sets_for(hosts).ok_or(AllocError)?;
-        let nflows = (flow_sets * SET_WAYS) as usize;
-        let nhosts = (host_sets * SET_WAYS) as usize;
+        let nflows = (flow_sets as usize).saturating_mul(SET_WAYS as usize);
+        let nhosts = (host_sets as usize).saturating_mul(SET_WAYS as usize);
         let keys = alloc.alloc_slice(nflows, |_| u64::MAX)?;
         let busy = alloc.alloc_slice(flow_sets as usize, |_| 0u8)?;
         let flows = alloc.alloc_slice(nflows, |_| FlowSlot::empty())?;
@@ -326,7 +326,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
 
     /// Flow slots in the pool.
     pub fn flow_capacity(&self) -> u32 {
-        self.flow_sets * SET_WAYS
+        self.flow_sets.saturating_mul(SET_WAYS)
     }
 
     /// Host slots in the pool.
@@ -581,7 +581,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         let (mut mine, mut free, mut shared) = (NONE, NONE, NONE);
         let mut best_free = 0;
         for &(set, inner) in cands.iter().take(n) {
-            let (mut set_free, mut nfree) = (NONE, 0);
+            let (mut set_free, mut nfree) = (NONE, 0u32);
             for i in 0..SET_WAYS {
                 let idx = way_idx(set, inner, i);
                 let h = self.hosts.get(idx as usize)?;
@@ -590,7 +590,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                     mine = idx;
                 }
                 if h.refs == 0 {
-                    nfree += 1;
+                    nfree = nfree.saturating_add(1);
                     if set_free == NONE {
                         set_free = idx;
                     }

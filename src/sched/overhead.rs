@@ -76,10 +76,10 @@ impl Overhead {
         match self.framing {
             Framing::None => len,
             Framing::Atm => {
-                let cells = len / 48 + u32::from(!len.is_multiple_of(48));
+                let cells = len / 48 + u32::from(len % 48 != 0);
                 cells.saturating_mul(53)
             }
-            Framing::Ptm => len.saturating_add(len / 64 + u32::from(!len.is_multiple_of(64))),
+            Framing::Ptm => len.saturating_add(len / 64 + u32::from(len % 64 != 0)),
         }
     }
 

@@ -41,11 +41,7 @@ impl Rate {
         // 1e9 << 32 < 2^62: the numerator fits in u64.
         let num = NSEC_PER_SEC << FRAC_BITS;
         let q = num / bytes_per_s;
-        let ns_per_byte_fp = if num.is_multiple_of(bytes_per_s) {
-            q
-        } else {
-            q + 1
-        };
+        let ns_per_byte_fp = if num % bytes_per_s == 0 { q } else { q + 1 };
         Rate {
             bytes_per_s,
             ns_per_byte_fp,

@@ -283,7 +283,9 @@ impl TinQueue {
     /// Flow slots this tin holds in the shared pool.
     pub fn flows_held(&self) -> u32 {
         let st = &self.stats;
-        st.sparse_flows + st.bulk_flows + st.decaying_flows
+        st.sparse_flows
+            .saturating_add(st.bulk_flows)
+            .saturating_add(st.decaying_flows)
     }
 
     /// Counters and gauges.
@@ -410,9 +412,9 @@ impl TinQueue {
         table.fat_update(&mut self.fat, idx);
 
         let st = &mut self.stats;
-        st.packets += 1;
-        st.bytes += u64::from(len);
-        st.backlog_bytes += u64::from(len);
+        st.packets = st.packets.wrapping_add(1);
+        st.bytes = st.bytes.wrapping_add(u64::from(len));
+        st.backlog_bytes = st.backlog_bytes.wrapping_add(u64::from(len));
         st.backlog_packets = st.backlog_packets.saturating_add(1);
         st.max_pkt_len = st.max_pkt_len.max(len);
 
@@ -421,12 +423,12 @@ impl TinQueue {
                 if set == FlowSet::None {
                     // A reclaimed slot may still carry BLUE state.
                     if blue_active {
-                        st.unresponsive_flows += 1;
+                        st.unresponsive_flows = st.unresponsive_flows.wrapping_add(1);
                     }
                 } else {
                     st.decaying_flows = st.decaying_flows.saturating_sub(1);
                 }
-                self.stats.sparse_flows += 1;
+                self.stats.sparse_flows = self.stats.sparse_flows.wrapping_add(1);
                 self.move_flow(table, idx, set, FlowSet::Sparse);
                 let q = self.quantum(tin, table, params, idx);
                 if let Some(s) = table.slot_mut(idx) {
@@ -436,7 +438,7 @@ impl TinQueue {
             FlowSet::SparseWait => {
                 // Empty, counted sparse, already in the bulk rotation.
                 st.sparse_flows = st.sparse_flows.saturating_sub(1);
-                st.bulk_flows += 1;
+                st.bulk_flows = st.bulk_flows.wrapping_add(1);
                 if let Some(s) = table.slot_mut(idx) {
                     s.set = FlowSet::Bulk;
                 }
@@ -492,7 +494,7 @@ impl TinQueue {
                     FlowSet::Sparse if slot.packets != 0 => {
                         let st = &mut self.stats;
                         st.sparse_flows = st.sparse_flows.saturating_sub(1);
-                        st.bulk_flows += 1;
+                        st.bulk_flows = st.bulk_flows.wrapping_add(1);
                         table.flow_bulk(idx, true);
                     }
                     // Counted sparse until it has packets again.
@@ -530,8 +532,8 @@ impl TinQueue {
                 if drop && slot.packets != 0 {
                     let st = &mut self.stats;
                     st.cobalt_drops = st.cobalt_drops.wrapping_add(1);
-                    st.dropped_packets += 1;
-                    st.dropped_bytes += u64::from(len);
+                    st.dropped_packets = st.dropped_packets.wrapping_add(1);
+                    st.dropped_bytes = st.dropped_bytes.wrapping_add(u64::from(len));
                     sink(pkt, DropReason::Cobalt);
                     table.fat_update(&mut self.fat, idx);
                     continue;
@@ -550,8 +552,8 @@ impl TinQueue {
                 st.peak_delay_ns = ewma(st.peak_delay_ns, delay, shift);
                 let shift = if delay < st.base_delay_ns { 2 } else { 8 };
                 st.base_delay_ns = ewma(st.base_delay_ns, delay, shift);
-                st.dequeued_packets += 1;
-                st.dequeued_bytes += u64::from(len);
+                st.dequeued_packets = st.dequeued_packets.wrapping_add(1);
+                st.dequeued_bytes = st.dequeued_bytes.wrapping_add(u64::from(len));
                 if st.backlog_packets == 0 {
                     self.release_all(table);
                 }
@@ -600,7 +602,7 @@ impl TinQueue {
             }
             table.release(idx);
         } else {
-            self.stats.decaying_flows += 1;
+            self.stats.decaying_flows = self.stats.decaying_flows.wrapping_add(1);
             self.move_flow(table, idx, set, FlowSet::Decaying);
         }
     }
@@ -611,9 +613,10 @@ impl TinQueue {
         let cap = table.flow_capacity();
         for list in [&mut self.new, &mut self.old, &mut self.decaying] {
             let mut idx = list.head;
-            let mut n = 0u32;
-            while idx != NONE && n <= cap {
-                n += 1;
+            // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
+            let mut n = 0u64;
+            while idx != NONE && n <= u64::from(cap) {
+                n = n.wrapping_add(1);
                 let next = table.slot(idx).map_or(NONE, |s| s.next);
                 table.release(idx);
                 idx = next;
@@ -650,13 +653,13 @@ impl TinQueue {
         table.fat_update(&mut self.fat, best);
         let st = &mut self.stats;
         if up {
-            st.unresponsive_flows += 1;
+            st.unresponsive_flows = st.unresponsive_flows.wrapping_add(1);
         }
         st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(len));
         st.backlog_packets = st.backlog_packets.saturating_sub(1);
         st.overlimit_drops = st.overlimit_drops.wrapping_add(1);
-        st.dropped_packets += 1;
-        st.dropped_bytes += u64::from(len);
+        st.dropped_packets = st.dropped_packets.wrapping_add(1);
+        st.dropped_bytes = st.dropped_bytes.wrapping_add(u64::from(len));
         if st.backlog_packets == 0 {
             self.release_all(table);
         }
@@ -675,17 +678,18 @@ impl TinQueue {
         let cap = table.flow_capacity();
         for list in [&self.new, &self.old] {
             let mut idx = list.head;
-            let mut n = 0u32;
-            while idx != NONE && n <= cap {
-                n += 1;
+            // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
+            let mut n = 0u64;
+            while idx != NONE && n <= u64::from(cap) {
+                n = n.wrapping_add(1);
                 let Some(s) = table.slot_mut(idx) else { break };
                 // Bounded by the flow's queue length.
                 while let Some(p) = s.queue.pop_front() {
                     let len = u64::from(p.len());
                     let st = &mut self.stats;
                     st.reset_drops = st.reset_drops.wrapping_add(1);
-                    st.dropped_packets += 1;
-                    st.dropped_bytes += len;
+                    st.dropped_packets = st.dropped_packets.wrapping_add(1);
+                    st.dropped_bytes = st.dropped_bytes.wrapping_add(len);
                     st.backlog_bytes = st.backlog_bytes.saturating_sub(len);
                     st.backlog_packets = st.backlog_packets.saturating_sub(1);
                     sink(p, DropReason::Reconfigure);
