@@ -120,7 +120,7 @@ fn apt() -> Result<()> {
         }
         run(cmd("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(["install", "-y", "-q"])
             .args(extra)
             .args(pkgs))
         .map_err(|e| format!("cannot install {}: {e}", pkgs.join(" ")).into())
