@@ -608,25 +608,13 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::sched::test_support::HostAlloc;
     use std::collections::BTreeMap;
     use std::vec::Vec;
 
-    struct VecAlloc;
-
-    impl SliceAlloc for VecAlloc {
-        type Slice<T> = Vec<T>;
-        fn alloc_slice<T>(
-            &mut self,
-            len: usize,
-            init: impl FnMut(usize) -> T,
-        ) -> Result<Vec<T>, AllocError> {
-            Ok((0..len).map(init).collect())
-        }
-    }
-
-    fn cal(tins: u32, slot_shift: u8, level_bits: u8) -> Calendar<VecAlloc> {
+    fn cal(tins: u32, slot_shift: u8, level_bits: u8) -> Calendar<HostAlloc> {
         Calendar::new(
-            &mut VecAlloc,
+            &mut HostAlloc::default(),
             tins,
             CalendarConfig {
                 slot_shift,
@@ -636,7 +624,7 @@ mod tests {
         .unwrap()
     }
 
-    fn drain(c: &mut Calendar<VecAlloc>, now: u64) -> Vec<u32> {
+    fn drain(c: &mut Calendar<HostAlloc>, now: u64) -> Vec<u32> {
         let mut v = Vec::new();
         while let Some(t) = c.pop_due(now) {
             v.push(t);
@@ -648,7 +636,7 @@ mod tests {
     fn rejects_bad_geometry() {
         for (s, b) in [(33, 12), (10, 0), (10, 13)] {
             assert!(Calendar::new(
-                &mut VecAlloc,
+                &mut HostAlloc::default(),
                 4,
                 CalendarConfig {
                     slot_shift: s,
@@ -657,7 +645,12 @@ mod tests {
             )
             .is_err());
         }
-        assert!(Calendar::new(&mut VecAlloc, u32::MAX, CalendarConfig::default()).is_err());
+        assert!(Calendar::new(
+            &mut HostAlloc::default(),
+            u32::MAX,
+            CalendarConfig::default()
+        )
+        .is_err());
     }
 
     #[test]

@@ -900,9 +900,15 @@ mod tests {
             t.memory_bytes(),
             1024 * Table::flow_slot_size() + 1024 / 8 + 1024 * Table::host_slot_size()
         );
-        assert!(
-            FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc { fail: true }, 8, 8).is_err()
-        );
+        assert!(FlowTable::<TestQueue, HostAlloc>::new(
+            &mut HostAlloc {
+                fail: true,
+                bytes: 0
+            },
+            8,
+            8
+        )
+        .is_err());
         assert!(
             FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc::default(), u32::MAX, 0).is_err()
         );

@@ -662,7 +662,10 @@ mod tests {
                 Some(ConfigError::Invalid)
             );
         }
-        let mut failing = HostAlloc { fail: true };
+        let mut failing = HostAlloc {
+            fail: true,
+            bytes: 0,
+        };
         assert_eq!(
             Sched::new(&mut failing, &SchedConfig::default()).err(),
             Some(ConfigError::NoMemory)

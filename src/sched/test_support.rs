@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Host-only helpers for the core's unit tests: a plain packet struct, a
-//! `VecDeque` packet queue and a `Vec`-backed [`SliceAlloc`].
+//! Host-only helpers for the core's tests: a plain packet struct, a
+//! `VecDeque` packet queue and a `Vec`-backed [`SliceAlloc`]. The unit tests
+//! use it as `crate::sched::test_support`; the simulator, property tests,
+//! bench and fuzz targets include it through `tests/host/mod.rs`.
 
 extern crate std;
 
@@ -75,37 +77,42 @@ impl Packet for TestPacket {
     }
 }
 
-/// A `VecDeque` of [`TestPacket`]s.
-#[derive(Debug, Default)]
-pub(crate) struct TestQueue(pub(crate) VecDeque<TestPacket>);
+/// A `VecDeque` of packets (by default [`TestPacket`]s).
+#[derive(Debug)]
+pub(crate) struct TestQueue<P = TestPacket>(pub(crate) VecDeque<P>);
 
-impl PacketQueue for TestQueue {
-    type Packet = TestPacket;
+impl<P> Default for TestQueue<P> {
+    fn default() -> Self {
+        Self(VecDeque::new())
+    }
+}
 
-    fn push_back(&mut self, pkt: TestPacket) {
+impl<P: Packet> PacketQueue for TestQueue<P> {
+    type Packet = P;
+
+    fn push_back(&mut self, pkt: P) {
         self.0.push_back(pkt);
     }
-    fn pop_front(&mut self) -> Option<TestPacket> {
+    fn pop_front(&mut self) -> Option<P> {
         self.0.pop_front()
     }
-    fn front(&self) -> Option<&TestPacket> {
+    fn front(&self) -> Option<&P> {
         self.0.front()
     }
-    fn remove_first(
-        &mut self,
-        max_scan: usize,
-        pred: &mut dyn FnMut(&TestPacket) -> bool,
-    ) -> Option<TestPacket> {
+    fn remove_first(&mut self, max_scan: usize, pred: &mut dyn FnMut(&P) -> bool) -> Option<P> {
         let pos = self.0.iter().take(max_scan).position(pred)?;
         self.0.remove(pos)
     }
 }
 
-/// Backs [`SliceAlloc`] with `Vec`; can be told to fail.
+/// Backs [`SliceAlloc`] with `Vec`, counts the bytes handed out, and can be
+/// told to fail.
 #[derive(Debug, Default)]
 pub(crate) struct HostAlloc {
     /// Fail every allocation.
     pub(crate) fail: bool,
+    /// Bytes allocated so far.
+    pub(crate) bytes: usize,
 }
 
 impl SliceAlloc for HostAlloc {
@@ -119,6 +126,7 @@ impl SliceAlloc for HostAlloc {
         if self.fail {
             return Err(AllocError);
         }
+        self.bytes += len * core::mem::size_of::<T>();
         Ok((0..len).map(init).collect())
     }
 }

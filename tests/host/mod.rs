@@ -1,33 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Host stand-ins for what the kernel glue provides: a `Vec`-backed
-//! allocator, a packet type and a `VecDeque` packet queue. Shared by the
-//! simulator, the property tests and the bench (`#[path]`-included).
+//! allocator and a `VecDeque` packet queue (the core's own unit-test
+//! helpers), and a packet type that knows its tin and flow. Shared by the
+//! simulator, the property tests, the bench and the fuzz targets
+//! (`#[path]`-included; their crate root must `use cakemt_sched::sched;`).
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+#[path = "../../src/sched/test_support.rs"]
+mod support;
 
-use cakemt_sched::sched::alloc::{AllocError, SliceAlloc};
-use cakemt_sched::sched::packet::{AckInfo, Packet, PacketQueue};
+pub(crate) use support::{HostAlloc as VecAlloc, TestQueue};
 
-/// Backs [`SliceAlloc`] with `Vec` and counts the bytes handed out.
-#[derive(Debug, Default)]
-pub struct VecAlloc {
-    /// Bytes allocated so far.
-    pub bytes: usize,
-}
-
-impl SliceAlloc for VecAlloc {
-    type Slice<T> = Vec<T>;
-
-    fn alloc_slice<T>(
-        &mut self,
-        len: usize,
-        init: impl FnMut(usize) -> T,
-    ) -> Result<Vec<T>, AllocError> {
-        self.bytes += len * std::mem::size_of::<T>();
-        Ok((0..len).map(init).collect())
-    }
-}
+use cakemt_sched::sched::packet::{AckInfo, Packet};
 
 /// A simulated packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,30 +82,7 @@ impl Packet for SimPacket {
 }
 
 /// A flow's FIFO.
-#[derive(Debug, Default)]
-pub struct SimQueue(pub VecDeque<SimPacket>);
-
-impl PacketQueue for SimQueue {
-    type Packet = SimPacket;
-
-    fn push_back(&mut self, pkt: SimPacket) {
-        self.0.push_back(pkt);
-    }
-    fn pop_front(&mut self) -> Option<SimPacket> {
-        self.0.pop_front()
-    }
-    fn front(&self) -> Option<&SimPacket> {
-        self.0.front()
-    }
-    fn remove_first(
-        &mut self,
-        max_scan: usize,
-        pred: &mut dyn FnMut(&SimPacket) -> bool,
-    ) -> Option<SimPacket> {
-        let pos = self.0.iter().take(max_scan).position(pred)?;
-        self.0.remove(pos)
-    }
-}
+pub type SimQueue = TestQueue<SimPacket>;
 
 /// Keys for flow `flow` of tin `tin` (distinct hashes per flow and host).
 pub fn keys(tin: u32, flow: u32) -> cakemt_sched::sched::packet::FlowKeys {

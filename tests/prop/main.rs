@@ -5,6 +5,8 @@
 
 #[path = "../host/mod.rs"]
 mod host;
+// `host` includes the core's test helpers, which name the core `crate::sched`.
+use cakemt_sched::sched;
 
 use std::collections::{BTreeMap, HashMap};
 
