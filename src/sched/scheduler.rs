@@ -30,7 +30,7 @@ use super::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 use super::shaper::{Rate, Shaper};
 use super::tin::Tin;
 use super::tin_drr::{TinDrr, TIN_DRR_BYTES_PER_TIN};
-use super::tin_queue::{FlowMode, TinParams};
+use super::tin_queue::{balanced, FlowMode, TinParams};
 
 /// Most tins one configuration may have.
 pub const MAX_TINS: u32 = 65_535;
@@ -155,15 +155,17 @@ pub struct Totals {
 impl Totals {
     /// The accounting identity above holds, in packets and in bytes.
     pub fn is_balanced(&self) -> bool {
-        let out =
-            |sent: u64, dropped: u64, queued: u64| sent.checked_add(dropped)?.checked_add(queued);
-        out(
+        balanced(
+            self.enqueued_packets,
             self.dequeued_packets,
             self.dropped_packets,
             self.backlog_packets,
-        ) == Some(self.enqueued_packets)
-            && out(self.dequeued_bytes, self.dropped_bytes, self.backlog_bytes)
-                == Some(self.enqueued_bytes)
+        ) && balanced(
+            self.enqueued_bytes,
+            self.dequeued_bytes,
+            self.dropped_bytes,
+            self.backlog_bytes,
+        )
     }
 }
 

@@ -238,15 +238,26 @@ pub struct TinStats {
 impl TinStats {
     /// The accounting identity above holds, in packets and in bytes.
     pub fn is_balanced(&self) -> bool {
-        let out =
-            |sent: u64, dropped: u64, queued: u64| sent.checked_add(dropped)?.checked_add(queued);
-        out(
+        balanced(
+            self.packets,
             self.dequeued_packets,
             self.dropped_packets,
             u64::from(self.backlog_packets),
-        ) == Some(self.packets)
-            && out(self.dequeued_bytes, self.dropped_bytes, self.backlog_bytes) == Some(self.bytes)
+        ) && balanced(
+            self.bytes,
+            self.dequeued_bytes,
+            self.dropped_bytes,
+            self.backlog_bytes,
+        )
     }
+}
+
+/// Did everything that `entered` leave (`sent`, `dropped`) or stay
+/// (`queued`)? Overflowing sums count as unbalanced.
+pub(crate) fn balanced(entered: u64, sent: u64, dropped: u64, queued: u64) -> bool {
+    sent.checked_add(dropped)
+        .and_then(|s| s.checked_add(queued))
+        .is_some_and(|total| total == entered)
 }
 
 /// The queueing state of one tin: list heads into the shared
