@@ -608,8 +608,7 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::sched::test_support::HostAlloc;
-    use std::collections::BTreeMap;
+    use crate::sched::test_support::{CalendarModel, HostAlloc};
     use std::vec::Vec;
 
     fn cal(tins: u32, slot_shift: u8, level_bits: u8) -> Calendar<HostAlloc> {
@@ -803,8 +802,7 @@ mod tests {
         };
         for bits in [1u8, 2, 3] {
             let mut c = cal(16, 2, bits);
-            let mut model: BTreeMap<u32, u64> = BTreeMap::new();
-            let mut cursor = 0u64;
+            let mut model = CalendarModel::new(2);
             let mut now = 0u64;
             for _ in 0..20_000 {
                 let r = rnd();
@@ -813,35 +811,18 @@ mod tests {
                         let t = (rnd() % 16) as u32;
                         let due = now + (rnd() % (1 << (rnd() % 24)));
                         c.insert(t, due);
-                        model.insert(t, (due.div_ceil(4)).max(cursor));
+                        model.insert(t, due);
                     }
                     2 => {
                         let t = (rnd() % 16) as u32;
-                        assert_eq!(c.remove(t), model.remove(&t).is_some());
+                        assert_eq!(c.remove(t), model.remove(t));
                     }
                     _ => {
                         now += rnd() % (1 << (rnd() % 20));
-                        let target = now / 4;
-                        let min = model.values().min().copied();
-                        match c.pop_due(now) {
-                            Some(t) => {
-                                let s = model.remove(&t).unwrap();
-                                assert_eq!(Some(s), min);
-                                assert!(s <= target);
-                                cursor = s;
-                            }
-                            None => {
-                                assert!(min.is_none_or(|m| m > target));
-                                cursor = cursor.max(target);
-                            }
-                        }
+                        model.check_pop(&mut c, now);
                     }
                 }
-                assert_eq!(c.len() as usize, model.len());
-                let min = model.values().min().map(|s| s * 4);
-                let nd = c.next_due();
-                assert_eq!(nd.is_some(), min.is_some());
-                assert!(nd <= min);
+                model.check(&c);
             }
         }
     }

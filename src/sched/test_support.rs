@@ -6,10 +6,11 @@
 
 extern crate std;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::vec::Vec;
 
 use crate::sched::alloc::{AllocError, SliceAlloc};
+use crate::sched::calendar::Calendar;
 use crate::sched::packet::{AckInfo, Packet, PacketQueue};
 
 /// A test packet: every field the core may read or write is visible.
@@ -128,5 +129,68 @@ impl SliceAlloc for HostAlloc {
         }
         self.bytes += len * core::mem::size_of::<T>();
         Ok((0..len).map(init).collect())
+    }
+}
+
+/// A reference model of [`Calendar`]: the slot each filed tin is due in
+/// (due time rounded up to a slot, never before the slot last handed out).
+/// Shared by the calendar's unit test and its fuzz target.
+#[derive(Debug, Default)]
+pub(crate) struct CalendarModel {
+    shift: u8,
+    slots: BTreeMap<u32, u64>,
+    cursor: u64,
+}
+
+impl CalendarModel {
+    /// A model of a calendar with slots of `1 << shift` ns.
+    pub(crate) fn new(shift: u8) -> Self {
+        Self {
+            shift,
+            ..Self::default()
+        }
+    }
+
+    /// Mirrors `Calendar::insert(tin, due)`.
+    pub(crate) fn insert(&mut self, tin: u32, due: u64) {
+        let cap = (u64::MAX >> self.shift) << self.shift;
+        let slot = due.min(cap).div_ceil(1 << self.shift).max(self.cursor);
+        self.slots.insert(tin, slot);
+    }
+
+    /// Mirrors `Calendar::remove(tin)`: was it filed?
+    pub(crate) fn remove(&mut self, tin: u32) -> bool {
+        self.slots.remove(&tin).is_some()
+    }
+
+    /// Checks `c.pop_due(now)`: a tin of the earliest slot, none early.
+    pub(crate) fn check_pop<A: SliceAlloc>(&mut self, c: &mut Calendar<A>, now: u64) {
+        let target = now >> self.shift;
+        let min = self.slots.values().min().copied();
+        match c.pop_due(now) {
+            Some(t) => {
+                let s = self.slots.remove(&t).expect("unknown tin");
+                assert_eq!(Some(s), min);
+                assert!(s <= target);
+                self.cursor = s;
+            }
+            None => {
+                assert!(!min.is_some_and(|m| m <= target));
+                self.cursor = self.cursor.max(target);
+            }
+        }
+    }
+
+    /// Checks the number of tins filed and that `next_due` is never later
+    /// than the start of the earliest slot.
+    pub(crate) fn check<A: SliceAlloc>(&self, c: &Calendar<A>) {
+        assert_eq!(c.len() as usize, self.slots.len());
+        let min = self
+            .slots
+            .values()
+            .min()
+            .map(|s| s.checked_shl(u32::from(self.shift)).unwrap_or(u64::MAX));
+        assert_eq!(c.next_due().is_some(), min.is_some());
+        assert!(c.next_due() <= min);
     }
 }

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 #[path = "../../src/sched/test_support.rs"]
-mod support;
+pub(crate) mod support;
 
 pub(crate) use support::{HostAlloc as VecAlloc, TestQueue};
 

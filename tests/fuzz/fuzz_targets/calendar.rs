@@ -9,9 +9,8 @@ mod host;
 // `host` includes the core's test helpers, which name the core `crate::sched`.
 use cakemt_sched::sched;
 
-use std::collections::BTreeMap;
-
 use cakemt_sched::sched::calendar::{Calendar, CalendarConfig};
+use host::support::CalendarModel;
 use host::VecAlloc;
 use libfuzzer_sys::fuzz_target;
 
@@ -30,9 +29,8 @@ fuzz_target!(|data: &[u8]| {
         },
     )
     .unwrap();
-    let g = 1u64 << shift;
-    let mut model: BTreeMap<u32, u64> = BTreeMap::new();
-    let (mut now, mut cursor) = (0u64, 0u64);
+    let mut model = CalendarModel::new(shift);
+    let mut now = 0u64;
     for op in ops.chunks(6) {
         let [kind, t, rest @ ..] = op else {
             break;
@@ -47,34 +45,14 @@ fuzz_target!(|data: &[u8]| {
             0 => {
                 let due = now.saturating_add(v);
                 assert!(c.insert(t, due));
-                let cap = (u64::MAX >> shift) << shift;
-                model.insert(t, due.min(cap).div_ceil(g).max(cursor));
+                model.insert(t, due);
             }
-            1 => assert_eq!(c.remove(t), model.remove(&t).is_some()),
+            1 => assert_eq!(c.remove(t), model.remove(t)),
             _ => {
                 now = now.saturating_add(v);
-                let target = now >> shift;
-                let min = model.values().min().copied();
-                match c.pop_due(now) {
-                    Some(t) => {
-                        let s = model.remove(&t).expect("unknown tin");
-                        assert_eq!(Some(s), min);
-                        assert!(s <= target);
-                        cursor = s;
-                    }
-                    None => {
-                        assert!(min.is_none_or(|m| m > target));
-                        cursor = cursor.max(target);
-                    }
-                }
+                model.check_pop(&mut c, now);
             }
         }
-        assert_eq!(c.len() as usize, model.len());
-        let min = model
-            .values()
-            .min()
-            .map(|s| s.checked_shl(u32::from(shift)).unwrap_or(u64::MAX));
-        assert!(c.next_due() <= min);
-        assert_eq!(c.next_due().is_some(), min.is_some());
+        model.check(&c);
     }
 });
