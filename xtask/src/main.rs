@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Some("setup") => setup::ensure(),
         Some("kernel") => kernel::build().map(|k| println!("{}", k.display())),
         Some("kdir") => kernel::dir().map(|k| println!("{}", k.display())),
-        Some("module") => module::build().map(|_| ()),
+        Some("module") => kernel::build().and_then(|k| module::build(&k)).map(|_| ()),
         Some("tc") => tc::build().map(|t| println!("{}", t.display())),
         Some("host-test") => host_test().map(|_| ()),
         Some("guest-test") => guest_test().map(|_| ()),
@@ -103,7 +103,7 @@ fn host_test() -> Result<Tally> {
 
 fn guest_test() -> Result<Tally> {
     let kdir = kernel::build()?;
-    let ko = module::build()?;
+    let ko = module::build(&kdir)?;
     let tc = tc::build()?;
     guest::run_tests(&kdir, &ko, &tc)
 }
@@ -128,7 +128,7 @@ fn check() -> Result<()> {
 fn demo() -> Result<()> {
     setup::ensure()?;
     let kdir = kernel::build()?;
-    let ko = module::build()?;
+    let ko = module::build(&kdir)?;
     let tc = tc::build()?;
     guest::run_script(&kdir, &ko, &tc, "scripts/demo.sh", &[])
 }

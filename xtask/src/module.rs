@@ -4,13 +4,13 @@
 
 use crate::kernel;
 use crate::util::{cmd, output, repo_root, step, tee, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-pub fn build() -> Result<PathBuf> {
-    let kdir = kernel::build()?;
+/// Builds the module against the kernel tree `kdir`.
+pub fn build(kdir: &Path) -> Result<PathBuf> {
     let root = repo_root();
     step("module: make modules (CLIPPY=1, warnings are errors)");
-    let (status, out) = tee(kernel::make(&kdir)
+    let (status, out) = tee(kernel::make(kdir)
         .arg(format!("M={}", root.display()))
         .arg("CLIPPY=1")
         .arg("modules"))?;
