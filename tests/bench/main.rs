@@ -36,8 +36,10 @@ const TIN_RATE: u64 = 125_000;
 /// Packets kept queued per tin.
 const DEPTH: u32 = 2;
 const LEN: u32 = 1000;
-/// Minimum measuring time per figure.
-const MEASURE: Duration = Duration::from_millis(300);
+/// Measuring time of one sample.
+const SAMPLE: Duration = Duration::from_millis(100);
+/// Samples per figure (the median is printed).
+const ROUNDS: usize = 5;
 
 /// What the bench drives: the real scheduler or the baseline.
 trait Bench {
@@ -176,63 +178,113 @@ fn config(n: u32) -> SchedConfig {
     }
 }
 
-/// Fills `n` tins and returns ns per enqueue+dequeue pair.
-fn measure(b: &mut dyn Bench, n: u32) -> f64 {
-    let mut now = 0u64;
-    let mut id = 0u64;
-    for t in 0..n {
-        for _ in 0..DEPTH {
-            id += 1;
-            b.enqueue(t, SimPacket::new(id, t, 0, LEN), keys(t, 0), now);
+/// A scheduler (or the baseline) with `n` backlogged tins, its simulated
+/// clock and packet numbering, ready to be sampled again and again.
+struct Rig {
+    b: Box<dyn Bench>,
+    now: u64,
+    id: u64,
+}
+
+impl Rig {
+    /// Fills `n` tins with `DEPTH` packets each and warms up.
+    fn new(n: u32, shaped: bool, naive: bool) -> Rig {
+        let b: Box<dyn Bench> = if naive {
+            Box::new(Naive::new(n, shaped))
+        } else {
+            let mut s: Scheduler<SimQueue, VecAlloc> =
+                Scheduler::new(&mut VecAlloc::default(), &config(n)).unwrap();
+            if shaped {
+                for t in 0..n {
+                    s.set_tin_rate(t, TIN_RATE, 0);
+                }
+            }
+            Box::new(s)
+        };
+        let mut rig = Rig { b, now: 0, id: 0 };
+        for t in 0..n {
+            for _ in 0..DEPTH {
+                rig.id += 1;
+                let p = SimPacket::new(rig.id, t, 0, LEN);
+                rig.b.enqueue(t, p, keys(t, 0), 0);
+            }
         }
+        // Warm up: one full round over the tins.
+        for _ in 0..(n as u64 * u64::from(DEPTH)).clamp(10_000, 200_000) {
+            rig.pair();
+        }
+        rig
     }
-    let pair = |b: &mut dyn Bench, now: &mut u64, id: &mut u64| {
+
+    /// One packet out, and a new one into the tin it left.
+    fn pair(&mut self) {
         for _ in 0..4 {
-            match b.dequeue(*now) {
+            match self.b.dequeue(self.now) {
                 Dequeued::Packet(p) => {
-                    *id += 1;
+                    self.id += 1;
                     let t = p.tin;
                     black_box(p);
-                    b.enqueue(t, SimPacket::new(*id, t, 0, LEN), keys(t, 0), *now);
+                    let p = SimPacket::new(self.id, t, 0, LEN);
+                    self.b.enqueue(t, p, keys(t, 0), self.now);
                     return;
                 }
-                Dequeued::WaitUntil(t) => *now = t.max(*now + 1),
+                Dequeued::WaitUntil(t) => self.now = t.max(self.now + 1),
                 Dequeued::Empty => panic!("empty while backlogged"),
             }
         }
-    };
-    // Warm up: one full round over the tins.
-    for _ in 0..(n as u64 * u64::from(DEPTH)).clamp(10_000, 200_000) {
-        pair(b, &mut now, &mut id);
     }
-    let start = Instant::now();
-    let mut pairs = 0u64;
-    let batch = 1000;
-    while start.elapsed() < MEASURE {
-        for _ in 0..batch {
-            pair(b, &mut now, &mut id);
+
+    /// ns per enqueue+dequeue pair over `SAMPLE`.
+    fn sample(&mut self) -> f64 {
+        let start = Instant::now();
+        let mut pairs = 0u64;
+        while start.elapsed() < SAMPLE {
+            for _ in 0..1000 {
+                self.pair();
+            }
+            pairs += 1000;
         }
-        pairs += batch;
+        start.elapsed().as_nanos() as f64 / pairs as f64
     }
-    start.elapsed().as_nanos() as f64 / pairs as f64
 }
 
-fn run(n: u32, shaped: bool) -> (f64, f64) {
-    let mut s: Scheduler<SimQueue, VecAlloc> =
-        Scheduler::new(&mut VecAlloc::default(), &config(n)).unwrap();
-    if shaped {
-        for t in 0..n {
-            s.set_tin_rate(t, TIN_RATE, 0);
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Medians of `ROUNDS` samples of each rig, sampled in turn so that all
+/// see the same machine (this VM's speed drifts by up to 2x).
+fn sample_interleaved(rigs: &mut [Rig]) -> Vec<f64> {
+    let mut samples = vec![Vec::new(); rigs.len()];
+    for _ in 0..ROUNDS {
+        for (r, s) in rigs.iter_mut().zip(samples.iter_mut()) {
+            s.push(r.sample());
         }
     }
-    let ours = measure(&mut s, n);
-    // `--no-naive` skips the baseline (for profiling ours alone).
-    if std::env::args().any(|a| a == "--no-naive") {
-        return (ours, f64::NAN);
+    samples.into_iter().map(median).collect()
+}
+
+/// ns per pair with `n` tins: (ours, naive); the baseline is skipped
+/// (NaN) with `--no-naive`.
+fn run(n: u32, shaped: bool, with_naive: bool) -> (f64, f64) {
+    let mut rigs = vec![Rig::new(n, shaped, false)];
+    if with_naive {
+        rigs.push(Rig::new(n, shaped, true));
     }
-    let mut naive = Naive::new(n, shaped);
-    let base = measure(&mut naive, n);
-    (ours, base)
+    let m = sample_interleaved(&mut rigs);
+    (m[0], m.get(1).copied().unwrap_or(f64::NAN))
+}
+
+/// The 10,000 / 10 tins ratio measured head to head: both sizes sampled
+/// in turn, the ratio taken per round, its median reported.
+fn ratio(shaped: bool, naive: bool) -> f64 {
+    let mut small = Rig::new(10, shaped, naive);
+    let mut large = Rig::new(10_000, shaped, naive);
+    let r = (0..ROUNDS)
+        .map(|_| large.sample() / small.sample())
+        .collect();
+    median(r)
 }
 
 /// The tin-selection core alone (no packets, no per-tin queueing): ns per
@@ -264,29 +316,34 @@ fn selection_only(n: u32) -> f64 {
     for _ in 0..200_000 {
         step(&mut now);
     }
-    let start = Instant::now();
-    let mut packets = 0u64;
-    while start.elapsed() < MEASURE {
-        for _ in 0..1000 {
-            step(&mut now);
-        }
-        packets += 1000;
-    }
+    let samples = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            let mut packets = 0u64;
+            while start.elapsed() < SAMPLE {
+                for _ in 0..1000 {
+                    step(&mut now);
+                }
+                packets += 1000;
+            }
+            start.elapsed().as_nanos() as f64 / packets as f64
+        })
+        .collect();
     black_box(now);
-    start.elapsed().as_nanos() as f64 / packets as f64
+    median(samples)
 }
 
 fn main() {
     // `cargo bench` passes --bench; accept and ignore harness flags.
-    // `--quick`: up to 100 tins; `--tins N`: only N (for profiling).
+    // `--quick`: up to 100 tins; `--tins N[,M..]`: only those (for
+    // profiling); `--no-naive`: skip the baseline.
     let args: Vec<String> = std::env::args().collect();
     let only: Vec<u32> = args
         .iter()
         .position(|a| a == "--tins")
         .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .into_iter()
-        .collect();
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
     let counts: &[u32] = if !only.is_empty() {
         &only
     } else if args.iter().any(|a| a == "--quick") {
@@ -305,22 +362,23 @@ fn main() {
         "{:-<7}-+-{:-<12}-{:-<12}-+-{:-<12}-{:-<12}",
         "", "", "", "", ""
     );
+    let with_naive = !args.iter().any(|a| a == "--no-naive");
     let mut rows = Vec::new();
     for &n in counts {
-        let (u, un) = run(n, false);
-        let (s, sn) = run(n, true);
+        let (u, un) = run(n, false, with_naive);
+        let (s, sn) = run(n, true, with_naive);
         println!("{n:>7} | {u:>12.1} {un:>12.1} | {s:>12.1} {sn:>12.1}");
         rows.push((n, u, un, s, sn));
     }
     let at = |n: u32| rows.iter().find(|r| r.0 == n).copied();
-    if let (Some(a), Some(b)) = (at(10), at(10_000)) {
+    if counts.contains(&10) && counts.contains(&10_000) {
         println!();
         println!(
-            "ratio 10,000 / 10 tins: unshaped {:.2}x (naive {:.2}x), shaped {:.2}x (naive {:.2}x); target <= 1.2x",
-            b.1 / a.1,
-            b.2 / a.2,
-            b.3 / a.3,
-            b.4 / a.4
+            "ratio 10,000 / 10 tins, sampled head to head: unshaped {:.2}x (naive {:.2}x), shaped {:.2}x (naive {:.2}x); target <= 1.2x",
+            ratio(false, false),
+            ratio(false, true),
+            ratio(true, false),
+            ratio(true, true)
         );
     }
     if let (Some(a), Some(b)) = (at(10), at(65_535)) {
