@@ -21,4 +21,9 @@ pub trait SliceAlloc {
         len: usize,
         init: impl FnMut(usize) -> T,
     ) -> Result<Self::Slice<T>, AllocError>;
+
+    /// Hint that `item` will be read soon, so the platform may start
+    /// loading its cache lines (the kernel's `prefetch`). Only a hint:
+    /// the default does nothing.
+    fn prefetch<T: ?Sized>(_item: &T) {}
 }

@@ -84,6 +84,11 @@ pub(crate) struct FlowSlot<Q> {
     fat_bucket: u8,
     /// Which list the slot is on.
     pub(crate) set: FlowSet,
+    /// Copy of the slot's key (see `FlowTable::keys`), so a tin's last
+    /// flow is confirmed from the slot alone.
+    key: u64,
+    /// The slot is its key's first-choice way (for [`WayStats`]).
+    first_choice: bool,
 }
 
 impl<Q: Default> FlowSlot<Q> {
@@ -102,6 +107,8 @@ impl<Q: Default> FlowSlot<Q> {
             fat_prev: NONE,
             fat_bucket: NO_BUCKET,
             set: FlowSet::None,
+            key: u64::MAX,
+            first_choice: false,
         }
     }
 }
@@ -344,6 +351,28 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         self.hosts_used
     }
 
+    /// Prefetches flow slot `idx`.
+    pub(crate) fn prefetch_slot(&self, idx: u32) {
+        if let Some(s) = self.flows.get(idx as usize) {
+            A::prefetch(s);
+        }
+    }
+
+    /// Prefetches what serving flow `idx` reads beyond its slot: the head
+    /// packet and the host slots that scale its quantum. Reads the slot,
+    /// so call it once [`prefetch_slot`](Self::prefetch_slot) had time.
+    pub(crate) fn prefetch_slot_data(&self, idx: u32) {
+        let Some(s) = self.flows.get(idx as usize) else {
+            return;
+        };
+        s.queue.prefetch_front();
+        for h in [s.src_host, s.dst_host] {
+            if let Some(host) = self.hosts.get(h as usize) {
+                A::prefetch(host);
+            }
+        }
+    }
+
     pub(crate) fn slot(&self, idx: u32) -> Option<&FlowSlot<Q>> {
         self.flows.get(idx as usize)
     }
@@ -371,6 +400,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         }
         let key = flow_key(tin, tag);
         let (cands, n) = candidates(tin, tag, FLOW_SALT, self.flow_sets);
+        let first_choice = way_idx(cands[0].0, cands[0].1, 0);
         // Our busy slot, else our freed one (stale key).
         let mut stale = NONE;
         for (c, &(set, inner)) in cands.iter().take(n).enumerate() {
@@ -397,6 +427,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
             if stale != NONE {
                 // Our old slot, free again: reclaim it with its AQM state.
                 self.claim(stale, key, src, dst, true, ways)?;
+                self.set_first_choice(stale, stale == first_choice);
                 ways.hits = ways.hits.wrapping_add(1);
                 return Some(stale);
             }
@@ -416,6 +447,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
             }
             if best != NONE {
                 self.claim(best, key, src, dst, false, ways)?;
+                self.set_first_choice(best, best == first_choice);
                 ways.misses = ways.misses.wrapping_add(1);
                 return Some(best);
             }
@@ -428,12 +460,44 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                 let owner = (*self.keys.get(idx as usize)? >> 32) as u32;
                 if busy & (1 << (idx % SET_WAYS)) != 0 && owner == tin {
                     self.collide(idx, key, src, dst, ways)?;
+                    self.set_first_choice(idx, idx == first_choice);
                     ways.collisions = ways.collisions.wrapping_add(1);
                     return Some(idx);
                 }
             }
         }
         None
+    }
+
+    /// Slot `hint` if it is busy with the flow (`tin`, `tag`): what
+    /// [`lookup`](Self::lookup) would find, from the slot alone. Most
+    /// packets of a subscriber belong to the flow of its previous packet,
+    /// so a tin remembers that slot and skips the set search (and the
+    /// cache line of its keys) when it still matches. Counted in `ways` as
+    /// the search would have counted it.
+    pub(crate) fn find_hinted(
+        &self,
+        hint: u32,
+        tin: u32,
+        tag: u32,
+        ways: &mut WayStats,
+    ) -> Option<u32> {
+        let s = self.flows.get(hint as usize)?;
+        if s.key != flow_key(tin, tag) || s.set == FlowSet::None {
+            return None;
+        }
+        if s.first_choice {
+            ways.directs = ways.directs.wrapping_add(1);
+        } else {
+            ways.hits = ways.hits.wrapping_add(1);
+        }
+        Some(hint)
+    }
+
+    fn set_first_choice(&mut self, idx: u32, first: bool) {
+        if let Some(s) = self.flows.get_mut(idx as usize) {
+            s.first_choice = first;
+        }
     }
 
     /// The (tin, flow hash) slot `idx` is tagged with.
@@ -475,6 +539,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         if !same_flow {
             s.cvars = CobaltVars::default();
         }
+        s.key = key;
         s.deficit = 0;
         s.next = NONE;
         s.prev = NONE;
@@ -513,6 +578,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         if let Some(s) = self.flows.get_mut(idx as usize) {
             s.src_host = sh;
             s.dst_host = dh;
+            s.key = key;
         }
         Some(())
     }
@@ -862,6 +928,8 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
     use crate::sched::test_support::{HostAlloc, TestQueue};
 
@@ -931,6 +999,50 @@ mod tests {
         t.release(a);
         t.release(b);
         assert_eq!(t.flows_in_use(), 0);
+    }
+
+    #[test]
+    fn hint_finds_what_the_search_finds() {
+        // 24 flows of 3 tins in a 32-slot pool: some in their first-choice
+        // way, some not, some in their second set.
+        let mut t = table(32, 0);
+        let mut w = WayStats::default();
+        let mut flows = std::vec::Vec::new();
+        for tin in 0..3 {
+            for tag in 0..8 {
+                let idx = t.lookup_any(tin, tag, None, None, &mut w).unwrap();
+                activate(&mut t, idx);
+                flows.push((tin, tag, idx));
+            }
+        }
+        for &(tin, tag, idx) in &flows {
+            let (mut searched, mut hinted) = (WayStats::default(), WayStats::default());
+            assert_eq!(t.lookup_any(tin, tag, None, None, &mut searched), Some(idx));
+            assert_eq!(t.find_hinted(idx, tin, tag, &mut hinted), Some(idx));
+            assert_eq!(searched, hinted, "tin {tin} tag {tag}");
+            // Another flow's hint, or another tin's, is no hint.
+            let mut none = WayStats::default();
+            assert_eq!(t.find_hinted(idx, tin, tag + 100, &mut none), None);
+            assert_eq!(t.find_hinted(idx, tin + 1, tag, &mut none), None);
+            assert_eq!(t.find_hinted(NONE, tin, tag, &mut none), None);
+            assert_eq!(none, WayStats::default());
+        }
+        // A freed slot is no hint, nor once another flow has it.
+        let (tin, tag, idx) = flows[0];
+        t.release(idx);
+        assert_eq!(t.find_hinted(idx, tin, tag, &mut w), None);
+        let mut full = table(8, 0);
+        for f in 0..8 {
+            let i = full.lookup_any(1, f, None, None, &mut w).unwrap();
+            activate(&mut full, i);
+        }
+        let old = full.lookup_any(1, 0, None, None, &mut w).unwrap();
+        full.release(old);
+        let new = full.lookup_any(2, 9, None, None, &mut w).unwrap();
+        activate(&mut full, new);
+        assert_eq!(new, old);
+        assert_eq!(full.find_hinted(old, 1, 0, &mut w), None);
+        assert_eq!(full.find_hinted(new, 2, 9, &mut w), Some(new));
     }
 
     #[test]

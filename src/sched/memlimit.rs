@@ -77,6 +77,13 @@ impl<A: SliceAlloc> MemBuckets<A> {
         self.set(tin, m);
     }
 
+    /// Prefetches `tin`'s record.
+    pub fn prefetch(&self, tin: u32) {
+        if let Some(e) = self.entries.get(tin as usize) {
+            A::prefetch(e);
+        }
+    }
+
     /// `tin` now uses `bytes` less (never below zero).
     pub fn sub(&mut self, tin: u32, bytes: u64) {
         let m = self.of(tin).saturating_sub(bytes);

@@ -104,6 +104,9 @@ pub trait PacketQueue: Default {
         max_scan: usize,
         pred: &mut dyn FnMut(&Self::Packet) -> bool,
     ) -> Option<Self::Packet>;
+    /// Hint that the head packet will be read soon (see
+    /// `SliceAlloc::prefetch`). The default does nothing.
+    fn prefetch_front(&self) {}
 }
 
 /// Why the core gave a packet back to the caller to free.

@@ -192,6 +192,24 @@ impl<A: SliceAlloc> TinDrr<A> {
         }
     }
 
+    /// The tin [`select`](Self::select) looks at first.
+    pub fn head(&self) -> Option<u32> {
+        (self.head != NIL).then_some(self.head)
+    }
+
+    /// The tin after `tin` on the ring, if any.
+    pub fn after(&self, tin: u32) -> Option<u32> {
+        let next = self.links.get(tin as usize)?.next;
+        (next != NIL && self.contains(tin)).then_some(next)
+    }
+
+    /// Prefetches `tin`'s ring links and deficit.
+    pub fn prefetch(&self, tin: u32) {
+        if let Some(l) = self.links.get(tin as usize) {
+            A::prefetch(l);
+        }
+    }
+
     /// Takes the head tin off the ring.
     pub fn pop_front(&mut self) -> Option<u32> {
         let h = self.head;
@@ -221,6 +239,24 @@ mod tests {
 
     fn drr(tins: u32, q: u32) -> TinDrr<HostAlloc> {
         TinDrr::new(&mut HostAlloc::default(), tins, q).unwrap()
+    }
+
+    #[test]
+    fn head_and_after_walk_the_ring() {
+        let mut d = drr(5, 100);
+        assert_eq!(d.head(), None);
+        for t in [3, 1, 4] {
+            d.push_back(t);
+        }
+        assert_eq!(d.head(), Some(3));
+        assert_eq!(d.after(3), Some(1));
+        assert_eq!(d.after(1), Some(4));
+        assert_eq!(d.after(4), None);
+        assert_eq!(d.after(0), None);
+        assert_eq!(d.after(99), None);
+        d.remove(1);
+        assert_eq!(d.after(3), Some(4));
+        assert_eq!(d.after(1), None);
     }
 
     #[test]

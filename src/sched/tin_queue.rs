@@ -270,6 +270,9 @@ pub struct TinQueue {
     /// Non-empty flows by backlog, for `drop_fattest`.
     fat: FatIndex,
     rng: u32,
+    /// Slot of the flow the last packet went to (a hint, checked before
+    /// use, so any value is safe).
+    last_flow: u32,
     stats: TinStats,
 }
 
@@ -311,6 +314,17 @@ impl TinQueue {
         st.sparse_flows
             .saturating_add(st.bulk_flows)
             .saturating_add(st.decaying_flows)
+    }
+
+    /// The flow the next `dequeue` will most likely serve (the sparse,
+    /// else the bulk rotation's head), for prefetching.
+    pub(crate) fn next_flow(&self) -> Option<u32> {
+        let idx = if self.new.head != NONE {
+            self.new.head
+        } else {
+            self.old.head
+        };
+        (idx != NONE).then_some(idx)
     }
 
     /// Counters and gauges.
@@ -402,10 +416,15 @@ impl TinQueue {
         let src = mode.isolates_src().then_some(keys.src_host_hash);
         let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
         let may_claim = self.flows_held() < params.max_flows;
-        let Some(idx) = table.lookup(tin, tag, src, dst, may_claim, &mut self.stats.ways) else {
+        let ways = &mut self.stats.ways;
+        let found = table
+            .find_hinted(self.last_flow, tin, tag, ways)
+            .or_else(|| table.lookup(tin, tag, src, dst, may_claim, ways));
+        let Some(idx) = found else {
             self.stats.refused = self.stats.refused.wrapping_add(1);
             return Err((pkt, DropReason::FlowPoolExhausted));
         };
+        self.last_flow = idx;
         let len = pkt.len();
         pkt.set_enqueue_time(now);
         let ack = match params.ack_filter {
