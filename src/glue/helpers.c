@@ -32,6 +32,12 @@ struct cakemt_skb_cb *cakemt_skb_cb(struct sk_buff *skb)
 	return (struct cakemt_skb_cb *)qdisc_skb_cb(skb)->data;
 }
 
+/* The scheduling core's prefetch hint (no-op where the arch has none). */
+void cakemt_prefetch(const void *p)
+{
+	prefetch(p);
+}
+
 struct sk_buff *cakemt_skb_next(const struct sk_buff *skb)
 {
 	return skb->next;

@@ -153,6 +153,14 @@ impl PacketQueue for SkbQueue {
         Some(unsafe { &*head.cast::<SkBuff>() })
     }
 
+    fn prefetch_front(&self) {
+        if !self.head.is_null() {
+            // SAFETY: `prefetch` only hints the CPU and never faults; `head`
+            // is a packet this queue owns (type invariant) in any case.
+            unsafe { b::cakemt_prefetch(self.head.cast::<core::ffi::c_void>().cast_const()) };
+        }
+    }
+
     fn remove_first(
         &mut self,
         max_scan: usize,
