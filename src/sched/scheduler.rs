@@ -577,7 +577,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             A::prefetch(t);
             self.drr.prefetch(third);
             self.mem.prefetch(third);
-            self.calendar.prefetch(third);
+            if !self.calendar.is_empty() {
+                // Tins are being shaped: this one may be parked too.
+                self.calendar.prefetch(third);
+            }
         }
         let flow = |t: u32| self.tins.get(t as usize).and_then(|t| t.queue.next_flow());
         if let Some(f) = flow(second) {
