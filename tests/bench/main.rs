@@ -37,11 +37,16 @@ const TIN_RATE: u64 = 125_000;
 const DEPTH: u32 = 2;
 const LEN: u32 = 1000;
 /// Measuring time of one sample.
-const SAMPLE: Duration = Duration::from_millis(20);
+const SAMPLE: Duration = Duration::from_millis(50);
 /// Samples per figure. The fastest is printed: this VM shares its cores
-/// and its speed drifts by up to 2x within a second, and interference
-/// only ever adds time (the `timeit` convention).
-const ROUNDS: usize = 25;
+/// and its speed drifts by up to 2x for seconds at a time, and
+/// interference only ever adds time (the `timeit` convention). All
+/// figures are sampled in turn, so each one's samples spread over the
+/// whole run.
+const ROUNDS: usize = 15;
+/// Longest warm-up per figure, and before each sample.
+const WARMUP_MAX: Duration = Duration::from_secs(1);
+const REWARM_MAX: Duration = Duration::from_millis(30);
 
 /// What the bench drives: the real scheduler or the baseline.
 trait Bench {
@@ -184,6 +189,7 @@ fn config(n: u32) -> SchedConfig {
 /// clock and packet numbering, ready to be sampled again and again.
 struct Rig {
     b: Box<dyn Bench>,
+    tins: u32,
     now: u64,
     id: u64,
 }
@@ -203,7 +209,12 @@ impl Rig {
             }
             Box::new(s)
         };
-        let mut rig = Rig { b, now: 0, id: 0 };
+        let mut rig = Rig {
+            b,
+            tins: n,
+            now: 0,
+            id: 0,
+        };
         // Tins become backlogged in random order, as subscribers do: the
         // order they are served in then has nothing to do with where
         // their state lies in memory (no help from sequential prefetch).
@@ -219,10 +230,7 @@ impl Rig {
                 rig.b.enqueue(t, p, keys(t, 0), 0);
             }
         }
-        // Warm up: one full round over the tins.
-        for _ in 0..(n as u64 * u64::from(DEPTH)).clamp(10_000, 200_000) {
-            rig.pair();
-        }
+        rig.warm_up(WARMUP_MAX);
         rig
     }
 
@@ -244,8 +252,22 @@ impl Rig {
         }
     }
 
-    /// ns per enqueue+dequeue pair over `SAMPLE`.
+    /// One round over the tins (at least 10,000 pairs), or `max` if that
+    /// is shorter (the baseline's scans at 65,535 tins take minutes).
+    fn warm_up(&mut self, max: Duration) {
+        let start = Instant::now();
+        for _ in 0..(u64::from(self.tins) * u64::from(DEPTH)).clamp(10_000, 200_000) {
+            self.pair();
+            if start.elapsed() > max {
+                break;
+            }
+        }
+    }
+
+    /// ns per enqueue+dequeue pair over `SAMPLE`, after a warm-up: the
+    /// rig sampled before this one has evicted its state from the caches.
     fn sample(&mut self) -> f64 {
+        self.warm_up(REWARM_MAX);
         let start = Instant::now();
         let mut pairs = 0u64;
         while start.elapsed() < SAMPLE {
@@ -262,8 +284,7 @@ fn fastest(v: Vec<f64>) -> f64 {
     v.into_iter().fold(f64::INFINITY, f64::min)
 }
 
-/// The fastest of `ROUNDS` samples of each rig, sampled in turn so that
-/// all see the same machine.
+/// The fastest of `ROUNDS` samples of each rig, sampled in turn.
 fn sample_interleaved(rigs: &mut [Rig]) -> Vec<f64> {
     let mut samples = vec![Vec::new(); rigs.len()];
     for _ in 0..ROUNDS {
@@ -272,25 +293,6 @@ fn sample_interleaved(rigs: &mut [Rig]) -> Vec<f64> {
         }
     }
     samples.into_iter().map(fastest).collect()
-}
-
-/// ns per pair with `n` tins: (ours, naive); the baseline is skipped
-/// (NaN) with `--no-naive`.
-fn run(n: u32, shaped: bool, with_naive: bool) -> (f64, f64) {
-    let mut rigs = vec![Rig::new(n, shaped, false)];
-    if with_naive {
-        rigs.push(Rig::new(n, shaped, true));
-    }
-    let m = sample_interleaved(&mut rigs);
-    (m[0], m.get(1).copied().unwrap_or(f64::NAN))
-}
-
-/// The 10,000 / 10 tins ratio measured head to head: both sizes sampled
-/// in turn, each at its fastest.
-fn ratio(shaped: bool, naive: bool) -> f64 {
-    let mut rigs = [Rig::new(10, shaped, naive), Rig::new(10_000, shaped, naive)];
-    let m = sample_interleaved(&mut rigs);
-    m[1] / m[0]
 }
 
 /// The tin-selection core alone (no packets, no per-tin queueing): ns per
@@ -369,22 +371,38 @@ fn main() {
         "", "", "", "", ""
     );
     let with_naive = !args.iter().any(|a| a == "--no-naive");
-    let mut rows = Vec::new();
+    // Per tin count: ours unshaped, naive unshaped, ours shaped, naive
+    // shaped (the baseline as NaN when skipped).
+    let kinds = [(false, false), (false, true), (true, false), (true, true)];
+    let mut rigs = Vec::new();
+    let mut slots = Vec::new();
     for &n in counts {
-        let (u, un) = run(n, false, with_naive);
-        let (s, sn) = run(n, true, with_naive);
+        for &(shaped, naive) in &kinds {
+            if naive && !with_naive {
+                slots.push(None);
+            } else {
+                slots.push(Some(rigs.len()));
+                rigs.push(Rig::new(n, shaped, naive));
+            }
+        }
+    }
+    let ns = sample_interleaved(&mut rigs);
+    let fig = |i: usize| slots[i].map_or(f64::NAN, |r| ns[r]);
+    let mut rows = Vec::new();
+    for (k, &n) in counts.iter().enumerate() {
+        let (u, un, s, sn) = (fig(4 * k), fig(4 * k + 1), fig(4 * k + 2), fig(4 * k + 3));
         println!("{n:>7} | {u:>12.1} {un:>12.1} | {s:>12.1} {sn:>12.1}");
         rows.push((n, u, un, s, sn));
     }
     let at = |n: u32| rows.iter().find(|r| r.0 == n).copied();
-    if counts.contains(&10) && counts.contains(&10_000) {
+    if let (Some(a), Some(b)) = (at(10), at(10_000)) {
         println!();
         println!(
-            "ratio 10,000 / 10 tins, sampled head to head: unshaped {:.2}x (naive {:.2}x), shaped {:.2}x (naive {:.2}x); target <= 1.2x",
-            ratio(false, false),
-            ratio(false, true),
-            ratio(true, false),
-            ratio(true, true)
+            "ratio 10,000 / 10 tins: unshaped {:.2}x (naive {:.2}x), shaped {:.2}x (naive {:.2}x); target <= 1.2x",
+            b.1 / a.1,
+            b.2 / a.2,
+            b.3 / a.3,
+            b.4 / a.4
         );
     }
     if let (Some(a), Some(b)) = (at(10), at(65_535)) {
