@@ -684,6 +684,13 @@ mod tests {
         }
     }
 
+    /// When the calendar hands out a tin due at `t`: at the end of the
+    /// slot `t` falls in.
+    fn slot_end(t: u64) -> u64 {
+        let slot = 1u64 << CalendarConfig::default().slot_shift;
+        t.div_ceil(slot) * slot
+    }
+
     fn check_accounting(s: &Sched) {
         let t = s.totals();
         assert!(t.is_balanced(), "{t:?}");
@@ -782,19 +789,23 @@ mod tests {
         }
         assert!(matches!(s.dequeue(0, &mut sink), Dequeued::Packet(_)));
         assert_eq!(s.waiting_tins(), 1);
-        assert_eq!(s.dequeue(1_000, &mut sink), Dequeued::WaitUntil(12_000_256));
-        assert_eq!(s.next_wakeup(), Some(12_000_256));
+        // Due at 12 ms, handed out at the end of the calendar slot.
+        let due = slot_end(12_000_000);
+        assert_eq!(s.dequeue(1_000, &mut sink), Dequeued::WaitUntil(due));
+        assert_eq!(s.next_wakeup(), Some(due));
         // The uncapped tin is not held back by its neighbour.
         s.enqueue(1, pkt(9, 1, 1500), keys(1), 1_000, &mut sink)
             .unwrap();
         assert!(matches!(s.dequeue(1_000, &mut sink), Dequeued::Packet(p) if p.id == 9));
-        assert!(matches!(s.dequeue(12_000_256, &mut sink), Dequeued::Packet(p) if p.id == 1));
+        assert!(matches!(s.dequeue(due, &mut sink), Dequeued::Packet(p) if p.id == 1));
         // The schedule advanced from 12 ms, not from the late wake-up.
         assert_eq!(
             s.dequeue(24_000_000, &mut sink),
-            Dequeued::WaitUntil(24_000_512)
+            Dequeued::WaitUntil(slot_end(24_000_000))
         );
-        assert!(matches!(s.dequeue(24_000_512, &mut sink), Dequeued::Packet(p) if p.id == 2));
+        assert!(
+            matches!(s.dequeue(slot_end(24_000_000), &mut sink), Dequeued::Packet(p) if p.id == 2)
+        );
         assert_eq!(s.dequeue(24_000_512, &mut sink), Dequeued::Empty);
         check_accounting(&s);
     }
@@ -874,8 +885,9 @@ mod tests {
         // Slower: the remaining wait doubles from "now".
         s.set_tin_rate(0, 500, 1_000);
         assert_eq!(s.tin(0).unwrap().time_next(), 1_000 + 3_000_000_000);
-        assert_eq!(s.next_wakeup(), Some(3_000_001_536));
-        assert!(matches!(s.dequeue(3_000_001_536, &mut sink), Dequeued::Packet(p) if p.id == 2));
+        let due = slot_end(1_000 + 3_000_000_000);
+        assert_eq!(s.next_wakeup(), Some(due));
+        assert!(matches!(s.dequeue(due, &mut sink), Dequeued::Packet(p) if p.id == 2));
         assert!(!s.set_tin_rate(1, 5, 0));
         check_accounting(&s);
     }
