@@ -9,12 +9,11 @@
 //! candidates are queued (so one redundant ACK stays for the ACK clock);
 //! aggressive mode also drops a single candidate right before the new ACK.
 //!
-//! [`AckInfo`] carries only the highest SACK edge, so SACK coverage is
-//! judged on it: an old ACK whose SACK reaches past the new one's (or which
-//! is a D-SACK, below its own cumulative ACK) is kept. It carries no TCP
-//! timestamps, so CAKE's check that the dropped ACK's TSval/TSecr are not
-//! newer than the new one's is not made (ACKs of one connection queue in
-//! order, so the older ACK has the older timestamps anyway).
+//! An old ACK whose TSval or TSecr is newer than the new one's is kept
+//! (a new ACK without timestamps counts as 0, as in CAKE). [`AckInfo`]
+//! carries only the highest SACK edge, so SACK coverage is judged on it: an
+//! old ACK whose SACK reaches past the new one's (or which is a D-SACK,
+//! below its own cumulative ACK) is kept.
 
 use crate::sched::packet::{AckInfo, Packet, PacketQueue};
 
@@ -44,9 +43,18 @@ fn after(a: u32, b: u32) -> bool {
     (b.wrapping_sub(a) as i32) < 0
 }
 
-/// `old` is a pure ACK that may be dropped in favour of a newer one.
-fn may_drop(old: &AckInfo) -> bool {
-    (old.flags & !ECN_FLAGS) == TCP_ACK && !old.other_options
+/// `old` is a pure ACK that may be dropped in favour of `new`: no flags
+/// but ECE/CWR, no options but SACK and timestamps, and timestamps no
+/// newer than `new`'s (`cake_tcph_may_drop`).
+fn may_drop(old: &AckInfo, new: &AckInfo) -> bool {
+    let stamps_ok = match old.timestamps {
+        None => true,
+        Some((tsval, tsecr)) => {
+            let (new_val, new_ecr) = new.timestamps.unwrap_or((0, 0));
+            !after(tsval, new_val) && !after(tsecr, new_ecr)
+        }
+    };
+    (old.flags & !ECN_FLAGS) == TCP_ACK && !old.other_options && stamps_ok
 }
 
 /// Like `cake_tcph_sack_compare(old, new)`: negative if `old` SACKs
@@ -71,7 +79,7 @@ fn sack_compare(old: &AckInfo, new: &AckInfo) -> i32 {
 
 /// `old` (queued) is made redundant by `new`, ignoring queue position.
 fn redundant(old: &AckInfo, new: &AckInfo) -> bool {
-    if !may_drop(old) || after(old.ack_seq, new.ack_seq) {
+    if !may_drop(old, new) || after(old.ack_seq, new.ack_seq) {
         return false;
     }
     let cmp = sack_compare(old, new);
@@ -196,6 +204,29 @@ mod tests {
     }
 
     #[test]
+    fn newer_timestamps_keep_the_old_ack() {
+        let ts = |seq: u32, val: u32, ecr: u32| AckInfo {
+            timestamps: Some((val, ecr)),
+            ..ack(1, seq)
+        };
+        let agg = AckFilterMode::Aggressive;
+        // Older TSval and TSecr: dropped.
+        let mut q = queue_of(&[Some(ts(100, 5, 7))]);
+        assert!(filter(&mut q, &ts(200, 6, 7), agg).is_some());
+        // The queued ACK echoes a newer TSecr, or carries a newer TSval.
+        for old in [ts(100, 5, 8), ts(100, 7, 7)] {
+            let mut q = queue_of(&[Some(old)]);
+            assert!(filter(&mut q, &ts(200, 6, 7), agg).is_none());
+        }
+        // A new ACK without timestamps counts as 0: a stamped one is kept.
+        let mut q = queue_of(&[Some(ts(100, 5, 7))]);
+        assert!(filter(&mut q, &ack(1, 200), agg).is_none());
+        // Stamps compare modulo 2^32.
+        let mut q = queue_of(&[Some(ts(100, u32::MAX, 7))]);
+        assert!(filter(&mut q, &ts(200, 3, 7), agg).is_some());
+    }
+
+    #[test]
     fn off_never_filters() {
         let mut q = queue_of(&[Some(ack(1, 100)), Some(ack(1, 150))]);
         assert!(filter(&mut q, &ack(1, 200), AckFilterMode::Off).is_none());
@@ -287,6 +318,7 @@ mod tests {
         /// Mostly pure ACKs of connection 0, some of connection 1, some
         /// with other flags, options or SACK; `None` is a data packet.
         fn ack_info(seqs: core::ops::Range<u32>) -> impl Strategy<Value = AckInfo> {
+            let seqs2 = seqs.clone();
             (
                 proptest::bool::weighted(0.8),
                 seqs,
@@ -294,8 +326,9 @@ mod tests {
                 proptest::bool::weighted(0.2),
                 0..12u32,
                 proptest::bool::weighted(0.05),
+                proptest::option::weighted(0.5, (seqs2, 0..4u32)),
             )
-                .prop_map(|(c0, seq, flags, has_sack, sack, other)| AckInfo {
+                .prop_map(|(c0, seq, flags, has_sack, sack, other, ts)| AckInfo {
                     conn_hash: u32::from(!c0),
                     ack_seq: seq * 100,
                     window: 0,
@@ -303,6 +336,8 @@ mod tests {
                     has_sack,
                     sack_end: sack * 100,
                     other_options: other,
+                    // TSval grows with the ACK number, TSecr independently.
+                    timestamps: ts.map(|(v, e)| (v * 10, e)),
                 })
         }
 
@@ -334,6 +369,10 @@ mod tests {
                             prop_assert!(!old.has_sack || new.has_sack);
                             prop_assert!(old.ack_seq < new.ack_seq || old.has_sack != new.has_sack
                                 || old.sack_end < new.sack_end);
+                            if let Some((val, ecr)) = old.timestamps {
+                                let (nval, necr) = new.timestamps.unwrap_or((0, 0));
+                                prop_assert!(val <= nval && ecr <= necr);
+                            }
                             prop_assert!(new.flags & (TCP_ACK | TCP_SYN) == TCP_ACK);
                             let mut expect: std::vec::Vec<u64> =
                                 (0..queued.len() as u64).collect();

@@ -38,6 +38,8 @@ pub struct AckInfo {
     pub sack_end: u32,
     /// Has TCP options other than timestamps, NOP, EOL and SACK.
     pub other_options: bool,
+    /// The timestamps option (TSval, TSecr), if present and well formed.
+    pub timestamps: Option<(u32, u32)>,
 }
 
 /// A packet handle the core can queue and inspect.
