@@ -45,8 +45,10 @@ const MAX_EMPTY_TINS: u32 = 64;
 /// hundred bytes, a packet never above ~256 KiB).
 const MAX_OVERLIMIT_DROPS: u32 = 1024;
 
-/// Everything fixed when the scheduler is built (rates and weights can
-/// change later).
+/// The scheduler's settings. Tin count, pool sizes, MTU, quantum, lag and
+/// calendar are fixed when it is built; the link rate, memory limit,
+/// overhead, COBALT, flow mode and ACK filter can be changed later (the
+/// `set_*` methods), as can each tin's rate and weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchedConfig {
     /// Number of tins, 1..=[`MAX_TINS`].
@@ -200,8 +202,9 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     link: Shaper,
     cfg: SchedConfig,
     totals: Totals,
-    /// Bumped by every link-rate change; see [`Tin`]'s `link_epoch`.
-    link_epoch: u32,
+    /// Bumped by every change of a setting tin parameters derive from;
+    /// see [`Tin`]'s `params_epoch`.
+    params_epoch: u32,
 }
 
 /// Books a packet the tin queueing dropped (it was accepted earlier).
@@ -252,7 +255,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             link: Shaper::new(Rate::from_bytes_per_s(cfg.link_rate)),
             cfg: *cfg,
             totals: Totals::default(),
-            link_epoch: 0,
+            params_epoch: 0,
         })
     }
 
@@ -314,13 +317,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             None => self.cfg.overhead.adjusted_len(pkt.len(), off),
         };
         pkt.set_adjusted_len(adj);
-        if t.link_epoch != self.link_epoch {
-            // The link rate changed since this tin's parameters were made;
-            // they depend on it (uncapped, or capped above it). Refreshed
-            // here in O(1) rather than by a walk over all tins.
-            t.link_epoch = self.link_epoch;
-            t.params = tin_params(&self.cfg, t.rate());
-        }
+        refresh_params(t, &self.cfg, self.params_epoch);
         let len = u64::from(pkt.len());
         let mem = u64::from(pkt.mem_size());
         let was_active = t.queue.is_backlogged();
@@ -393,6 +390,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 self.drr.remove(tin);
                 continue;
             };
+            refresh_params(t, &self.cfg, self.params_epoch);
             let totals = &mut self.totals;
             let mb = &mut self.mem;
             let got = t
@@ -453,11 +451,41 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Changes the link rate (bytes/s, 0 = unlimited) at `now`, keeping
     /// the time base (what the last packet owes is re-priced). Tins whose
     /// COBALT and quantum settings depend on the link rate (uncapped, or
-    /// capped above it) take the new ones at their next enqueue.
+    /// capped above it) take the new ones at their next enqueue or dequeue.
     pub fn set_link_rate(&mut self, rate: u64, now: u64) {
         self.cfg.link_rate = rate;
-        self.link_epoch = self.link_epoch.wrapping_add(1);
+        self.settings_changed();
         self.link.set_rate(Rate::from_bytes_per_s(rate), now);
+    }
+
+    /// Changes COBALT's rtt and target for every tin (each fitted to its
+    /// rate as at build time), from each tin's next enqueue or dequeue.
+    /// Flows keep their AQM state; nothing queued is dropped.
+    pub fn set_cobalt(&mut self, cobalt: CobaltConfig) {
+        self.cfg.cobalt = cobalt;
+        self.settings_changed();
+    }
+
+    /// Changes flow isolation for every tin: packets enqueued from now on
+    /// are classified by `mode`. Flows already queued keep their slots and
+    /// drain in order, so nothing is lost; a connection whose packets now
+    /// fall into another queue may see them reordered once, as with
+    /// CAKE's `tc qdisc change ... flows`.
+    pub fn set_flow_mode(&mut self, mode: FlowMode) {
+        self.cfg.flow_mode = mode;
+        self.settings_changed();
+    }
+
+    /// Changes ACK filtering for every tin, for packets enqueued from now.
+    pub fn set_ack_filter(&mut self, mode: AckFilterMode) {
+        self.cfg.ack_filter = mode;
+        self.settings_changed();
+    }
+
+    /// Tin parameters derive from the configuration: mark them all stale.
+    /// O(1): each tin rebuilds its own when next used (`refresh_params`).
+    fn settings_changed(&mut self) {
+        self.params_epoch = self.params_epoch.wrapping_add(1);
     }
 
     /// Changes the memory limit; a lower limit is enforced from the next
@@ -631,6 +659,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             sink(p, DropReason::Overlimit);
         }
+    }
+}
+
+/// Rebuilds `t`'s parameters if scheduler-wide settings changed since they
+/// were made (a tin idle through exactly 2^32 changes would miss one).
+fn refresh_params(t: &mut Tin, cfg: &SchedConfig, epoch: u32) {
+    if t.params_epoch != epoch {
+        t.params_epoch = epoch;
+        t.params = tin_params(cfg, t.rate());
     }
 }
 
@@ -1011,6 +1048,64 @@ mod tests {
         s.set_link_rate(10_000, 0);
         s.enqueue(1, pkt(3, 1, 100), keys(1), 0, &mut sink).unwrap();
         assert_eq!(s.tin(1).unwrap().params().rate(), 10_000);
+    }
+
+    #[test]
+    fn settings_change_live_and_lose_nothing() {
+        let mut s = sched(2, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..6 {
+            let t = (i % 2) as u32;
+            s.enqueue(t, pkt(i, t, 500), keys(i as u32), 0, &mut sink)
+                .unwrap();
+        }
+        let rtt = CobaltConfig::from_rtt(50_000_000);
+        s.set_cobalt(rtt);
+        s.set_ack_filter(AckFilterMode::Aggressive);
+        s.set_flow_mode(FlowMode::DualDstHost);
+        // Tin 0 takes them at its next dequeue, tin 1 at its next enqueue.
+        assert!(matches!(s.dequeue(1, &mut sink), Dequeued::Packet(p) if p.tag == 0));
+        s.enqueue(1, pkt(6, 1, 500), keys(9), 1, &mut sink).unwrap();
+        for t in 0..2 {
+            let p = s.tin(t).unwrap().params();
+            assert_eq!(p.cobalt().interval, 50_000_000, "tin {t}");
+            assert_eq!(p.ack_filter(), AckFilterMode::Aggressive);
+            assert_eq!(p.flow_mode(), FlowMode::DualDstHost);
+        }
+        let mut out = 1;
+        while let Dequeued::Packet(_) = s.dequeue(2, &mut sink) {
+            out += 1;
+        }
+        assert_eq!(out, 7);
+        check_accounting(&s);
+    }
+
+    #[test]
+    fn flow_mode_change_applies_to_new_packets() {
+        // Two flows, 1000 B packets, quantum 1514: flow 1 sends two, then
+        // flow 2 (new, sparse) gets its turn before flow 1's third...
+        let order = |s: &mut Sched, base: u64| {
+            let mut sink = |_: TestPacket, _| {};
+            for i in 0..3 {
+                s.enqueue(0, pkt(base + i, 0, 1000), keys(1), 0, &mut sink)
+                    .unwrap();
+            }
+            s.enqueue(0, pkt(base + 9, 0, 1000), keys(2), 0, &mut sink)
+                .unwrap();
+            let mut ids = Vec::new();
+            while let Dequeued::Packet(p) = s.dequeue(0, &mut sink) {
+                ids.push(p.id - base);
+            }
+            ids
+        };
+        let mut s = sched(1, 0);
+        assert_eq!(order(&mut s, 0), [0, 1, 9, 2]);
+        // ...but with no flow isolation the tin is one FIFO.
+        s.set_flow_mode(FlowMode::FlowBlind);
+        assert_eq!(order(&mut s, 100), [0, 1, 2, 9]);
+        s.set_flow_mode(FlowMode::Flows);
+        assert_eq!(order(&mut s, 200), [0, 1, 9, 2]);
+        check_accounting(&s);
     }
 
     #[test]

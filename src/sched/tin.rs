@@ -13,9 +13,10 @@ pub struct Tin {
     pub(crate) params: TinParams,
     pub(crate) shaper: Shaper,
     pub(crate) weight: u16,
-    /// Link-rate generation `params` were derived for (uncapped tins
-    /// follow the link rate, refreshed lazily when next used).
-    pub(crate) link_epoch: u32,
+    /// Generation of the scheduler-wide settings `params` were derived
+    /// from (link rate, COBALT, flow mode, ACK filter); refreshed lazily
+    /// when the tin is next used.
+    pub(crate) params_epoch: u32,
 }
 
 impl Tin {
@@ -26,7 +27,7 @@ impl Tin {
             params,
             shaper: Shaper::new(Rate::from_bytes_per_s(rate)),
             weight: 1,
-            link_epoch: 0,
+            params_epoch: 0,
         }
     }
 

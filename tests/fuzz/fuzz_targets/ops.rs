@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Random operation sequences on a small scheduler: enqueue, dequeue, time
-//! jumps, re-rating, weights, link rate, reset. After every step: the
+//! jumps, re-rating, weights, link rate, live COBALT / flow mode / ACK
+//! filter changes, reset. After every step: the
 //! accounting identity per tin and in total, memory use equal to the
 //! packets queued and within the limit, every backlogged tin eligible or
 //! waiting, and no packet lost, invented or handed back twice.
@@ -13,8 +14,11 @@ use cakemt_sched::sched;
 
 use std::collections::HashMap;
 
+use cakemt_sched::sched::ack_filter::AckFilterMode;
+use cakemt_sched::sched::cobalt::CobaltConfig;
 use cakemt_sched::sched::packet::DropReason;
 use cakemt_sched::sched::scheduler::{Dequeued, SchedConfig, Scheduler};
+use cakemt_sched::sched::tin_queue::FlowMode;
 use host::{keys, SimPacket, SimQueue, VecAlloc};
 use libfuzzer_sys::fuzz_target;
 
@@ -118,9 +122,20 @@ fuzz_target!(|data: &[u8]| {
                 let w = inp.u16();
                 assert_eq!(s.set_tin_weight(tin, w), tin < TINS);
             }
-            _ => match inp.u8() % 4 {
+            _ => match inp.u8() % 8 {
                 0 => s.reset(&mut |p, r| back.push((p, r))),
                 1 => s.set_link_rate(inp.rate(), now),
+                2 => s.set_cobalt(CobaltConfig::from_rtt(u64::from(inp.u32()) * 1000)),
+                3 => {
+                    if let Some(m) = FlowMode::from_cake_value(inp.u8() % 8) {
+                        s.set_flow_mode(m);
+                    }
+                }
+                4 => s.set_ack_filter(match inp.u8() % 3 {
+                    0 => AckFilterMode::Off,
+                    1 => AckFilterMode::Conservative,
+                    _ => AckFilterMode::Aggressive,
+                }),
                 _ => now = now.saturating_add(u64::from(inp.u32()) << 16),
             },
         }
