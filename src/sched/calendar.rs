@@ -378,18 +378,11 @@ impl<A: SliceAlloc> Calendar<A> {
                 let Some(i) = self.levels[lvl].find_from(0) else {
                     break;
                 };
-                self.detach_bucket(lvl, i);
+                let head = self.detach_bucket(lvl, i);
+                self.reset_list(head);
             }
         }
-        let mut t = self.overflow.head;
-        for _ in 0..self.links.len() {
-            if t == NIL {
-                break;
-            }
-            let n = self.links.get(t as usize).map_or(NIL, |l| l.next);
-            self.reset_links(t);
-            t = n;
-        }
+        self.reset_list(self.overflow.head);
         self.overflow = List {
             head: NIL,
             tail: NIL,
@@ -546,8 +539,21 @@ impl<A: SliceAlloc> Calendar<A> {
         self.reset_links(tin);
     }
 
-    /// Empties bucket `idx` of level `lvl`, returning its list's head
-    /// (members keep their `next` links, `loc` is cleared).
+    /// Unlinks every tin of the list starting at `head`.
+    fn reset_list(&mut self, head: u32) {
+        let mut t = head;
+        for _ in 0..self.links.len() {
+            if t == NIL {
+                break;
+            }
+            let next = self.links.get(t as usize).map_or(NIL, |l| l.next);
+            self.reset_links(t);
+            t = next;
+        }
+    }
+
+    /// Empties bucket `idx` of level `lvl`, returning its list's head. The
+    /// members keep their links until they are re-filed or reset.
     fn detach_bucket(&mut self, lvl: usize, idx: usize) -> u32 {
         let level = &mut self.levels[lvl];
         let Some(head) = level.head.get_mut(idx).map(|h| core::mem::replace(h, NIL)) else {
@@ -557,20 +563,13 @@ impl<A: SliceAlloc> Calendar<A> {
             *t = NIL;
         }
         level.unmark(idx);
-        let mut t = head;
-        for _ in 0..self.links.len() {
-            if t == NIL {
-                break;
-            }
-            if let Some(l) = self.links.get_mut(t as usize) {
-                l.loc = NIL;
-            }
-            t = self.links.get(t as usize).map_or(NIL, |l| l.next);
-        }
         head
     }
 
     /// Re-files every tin of a detached list under the current cursor.
+    /// A cascade walks thousands of tins whose links are scattered in
+    /// memory, so each step asks for the next tin's links before filing
+    /// this one.
     fn refile(&mut self, head: u32) {
         let mut t = head;
         for _ in 0..self.links.len() {
@@ -578,6 +577,7 @@ impl<A: SliceAlloc> Calendar<A> {
                 break;
             }
             let next = self.links.get(t as usize).map_or(NIL, |l| l.next);
+            self.prefetch(next);
             let s = self.links.get(t as usize).map_or(self.cursor, |l| l.slot);
             self.file(t, s.max(self.cursor));
             t = next;
@@ -595,16 +595,6 @@ impl<A: SliceAlloc> Calendar<A> {
         self.cursor = t;
         if self.key(t, LEVELS) != self.key(old, LEVELS) && self.overflow.head != NIL {
             let head = self.overflow.head;
-            let mut x = head;
-            for _ in 0..self.links.len() {
-                if x == NIL {
-                    break;
-                }
-                if let Some(l) = self.links.get_mut(x as usize) {
-                    l.loc = NIL;
-                }
-                x = self.links.get(x as usize).map_or(NIL, |l| l.next);
-            }
             self.overflow = List {
                 head: NIL,
                 tail: NIL,

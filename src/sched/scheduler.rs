@@ -664,11 +664,20 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
 /// Rebuilds `t`'s parameters if scheduler-wide settings changed since they
 /// were made (a tin idle through exactly 2^32 changes would miss one).
+#[inline(always)]
 fn refresh_params(t: &mut Tin, cfg: &SchedConfig, epoch: u32) {
     if t.params_epoch != epoch {
-        t.params_epoch = epoch;
-        t.params = tin_params(cfg, t.rate());
+        rebuild_params(t, cfg, epoch);
     }
+}
+
+/// Kept out of line: it runs once per tin per settings change, and inlined
+/// twice into the packet path it would only crowd it.
+#[cold]
+#[inline(never)]
+fn rebuild_params(t: &mut Tin, cfg: &SchedConfig, epoch: u32) {
+    t.params_epoch = epoch;
+    t.params = tin_params(cfg, t.rate());
 }
 
 /// Queueing parameters for a tin capped at `rate` (0: the link rate).
