@@ -239,6 +239,9 @@ impl<A: SliceAlloc> Calendar<A> {
     /// For prefetching: costs at most `out.len()` slot searches and link
     /// steps.
     pub fn upcoming(&self, out: &mut [u32]) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
         let level = &self.levels[0];
         let mut from = (self.cursor & self.mask()) as usize;
         let mut n = 0;
