@@ -47,7 +47,8 @@ const MAX_OVERLIMIT_DROPS: u32 = 1024;
 
 /// The scheduler's settings. Tin count, pool sizes, MTU, quantum, lag and
 /// calendar are fixed when it is built; the link rate, memory limit,
-/// overhead, COBALT, flow mode and ACK filter can be changed later (the
+/// overhead, COBALT, flow mode, ACK filter and ingress mode can be changed
+/// later (the
 /// `set_*` methods), as can each tin's rate and weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchedConfig {
@@ -71,6 +72,11 @@ pub struct SchedConfig {
     pub flow_mode: FlowMode,
     /// ACK filtering inside every tin.
     pub ack_filter: AckFilterMode,
+    /// CAKE's ingress mode, for shaping what was already received (on an
+    /// ifb): packets dropped here crossed the bottleneck anyway, so they
+    /// are charged to the shapers, and COBALT's target widens with the
+    /// number of bulk flows at low rates.
+    pub ingress: bool,
     /// DRR quantum between tins per unit of weight, bytes.
     pub quantum: u32,
     /// How far (ns) a busy shaper's schedule may fall behind the clock, so
@@ -93,6 +99,7 @@ impl Default for SchedConfig {
             cobalt: CobaltConfig::default(),
             flow_mode: FlowMode::default(),
             ack_filter: AckFilterMode::Off,
+            ingress: false,
             quantum: 1514,
             max_lag_ns: 1_000_000,
             calendar: CalendarConfig::default(),
@@ -325,6 +332,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
         let totals = &mut self.totals;
         let mb = &mut self.mem;
+        let (tin_shaper, link) = (&mut t.shaper, &mut self.link);
+        let ingress = self.cfg.ingress.then_some(self.cfg.max_lag_ns);
         let res = t.queue.enqueue(
             tin,
             &mut self.table,
@@ -334,6 +343,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             now,
             &mut |p, r| {
                 account_drop(totals, mb, tin, &p);
+                if let Some(lag) = ingress {
+                    charge_dropped(tin_shaper, link, p.adjusted_len(), now, lag);
+                }
                 sink(p, r);
             },
         );
@@ -393,10 +405,17 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             refresh_params(t, &self.cfg, self.params_epoch);
             let totals = &mut self.totals;
             let mb = &mut self.mem;
+            let (tin_shaper, link, drr) = (&mut t.shaper, &mut self.link, &mut self.drr);
+            let ingress = self.cfg.ingress.then_some(self.cfg.max_lag_ns);
             let got = t
                 .queue
                 .dequeue(tin, &mut self.table, &t.params, now, &mut |p, r| {
                     account_drop(totals, mb, tin, &p);
+                    if let Some(lag) = ingress {
+                        charge_dropped(tin_shaper, link, p.adjusted_len(), now, lag);
+                        // And its turn, as CAKE charges the tin deficit.
+                        drr.charge(tin, p.adjusted_len());
+                    }
                     sink(p, r);
                 });
             let Some(p) = got else {
@@ -479,6 +498,12 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Changes ACK filtering for every tin, for packets enqueued from now.
     pub fn set_ack_filter(&mut self, mode: AckFilterMode) {
         self.cfg.ack_filter = mode;
+        self.settings_changed();
+    }
+
+    /// Turns ingress mode (see [`SchedConfig::ingress`]) on or off.
+    pub fn set_ingress(&mut self, on: bool) {
+        self.cfg.ingress = on;
         self.settings_changed();
     }
 
@@ -651,6 +676,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 return;
             };
             account_drop(&mut self.totals, &mut self.mem, fat, &p);
+            if self.cfg.ingress {
+                let lag = self.cfg.max_lag_ns;
+                charge_dropped(&mut t.shaper, &mut self.link, p.adjusted_len(), now, lag);
+            }
             self.totals.overlimit_drops = self.totals.overlimit_drops.saturating_add(1);
             if !t.queue.is_backlogged() {
                 self.drr.remove(fat);
@@ -660,6 +689,14 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             sink(p, DropReason::Overlimit);
         }
     }
+}
+
+/// Ingress mode: a packet dropped here already used the bottleneck
+/// upstream, so it costs its tin and the link their time, as if sent
+/// (`cake_advance_shaper` on a drop).
+fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, adjusted_len: u32, now: u64, lag: u64) {
+    tin.charge(adjusted_len, now, lag);
+    link.charge(adjusted_len, now, lag);
 }
 
 /// Rebuilds `t`'s parameters if scheduler-wide settings changed since they
@@ -694,6 +731,7 @@ fn tin_params(cfg: &SchedConfig, rate: u64) -> TinParams {
         cfg.flow_mode,
         cfg.ack_filter,
     )
+    .with_ingress(cfg.ingress)
 }
 
 #[cfg(test)]

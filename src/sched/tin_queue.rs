@@ -113,6 +113,7 @@ pub struct TinParams {
     cobalt: CobaltParams,
     flow_mode: FlowMode,
     ack_filter: AckFilterMode,
+    ingress: bool,
 }
 
 impl TinParams {
@@ -138,7 +139,21 @@ impl TinParams {
             cobalt: CobaltParams::new(cobalt, rate, mtu),
             flow_mode,
             ack_filter,
+            ingress: false,
         }
+    }
+
+    /// CAKE's ingress mode: COBALT's target widens with the tin's bulk
+    /// flows at low rates, and a flow is charged for what COBALT drops
+    /// (the scheduler charges the shapers).
+    pub fn with_ingress(mut self, on: bool) -> Self {
+        self.ingress = on;
+        self
+    }
+
+    /// Ingress mode.
+    pub fn ingress(&self) -> bool {
+        self.ingress
     }
 
     /// Caps the flow slots the tin may hold in the shared pool (default
@@ -569,11 +584,22 @@ impl TinQueue {
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(len));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
                 let rand = self.rand(tin);
+                let bulk = if params.ingress {
+                    self.stats.bulk_flows
+                } else {
+                    0
+                };
                 let drop = slot
                     .cvars
-                    .should_drop(&params.cobalt, now, &mut pkt, 0, rand);
+                    .should_drop(&params.cobalt, now, &mut pkt, bulk, rand);
                 // The last packet of a flow is never dropped (only marked).
                 if drop && slot.packets != 0 {
+                    if params.ingress {
+                        // It crossed the bottleneck anyway: it used the
+                        // flow's turn as if sent.
+                        let adj = i32::try_from(pkt.adjusted_len()).unwrap_or(i32::MAX);
+                        slot.deficit = slot.deficit.saturating_sub(adj);
+                    }
                     let st = &mut self.stats;
                     st.cobalt_drops = st.cobalt_drops.wrapping_add(1);
                     st.dropped_packets = st.dropped_packets.wrapping_add(1);

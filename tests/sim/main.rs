@@ -683,6 +683,41 @@ fn cobalt_holds_delay_near_target_under_overload() {
 }
 
 #[test]
+fn ingress_mode_charges_drops_to_the_shaper() {
+    // An unresponsive flow at twice a 10 Mbit/s tin's rate, for 2 s. On
+    // egress the tin sends its rate and COBALT's drops come on top; in
+    // ingress mode a dropped packet had used the bottleneck too, so sent
+    // plus dropped is what fits the rate.
+    let rate = mbit(10);
+    let run = |ingress: bool| {
+        let mut sim = Sim::new(SchedConfig {
+            ingress,
+            ..cfg(2, 0)
+        });
+        sim.s.set_tin_rate(0, rate, 0);
+        sim.add(
+            0,
+            0,
+            Kind::Paced {
+                every: 600_000,
+                len: 1500,
+            },
+        );
+        sim.run(0, 2 * SEC);
+        let st = *sim.s.tin(0).unwrap().stats();
+        let per_s = |bytes: u64| bytes as f64 * SEC as f64 / sim.now as f64;
+        (per_s(st.dequeued_bytes), per_s(st.dropped_bytes))
+    };
+    let (sent, dropped) = run(false);
+    assert!(dropped > 0.05 * rate as f64, "egress drops {dropped}");
+    assert_within(sent, rate as f64, 0.02, "egress: sent");
+    let (sent, dropped) = run(true);
+    assert!(dropped > 0.05 * rate as f64, "ingress drops {dropped}");
+    assert!(sent < 0.95 * rate as f64, "ingress: sent {sent}");
+    assert_within(sent + dropped, rate as f64, 0.02, "ingress: sent + dropped");
+}
+
+#[test]
 fn rerating_under_load_loses_and_reorders_nothing() {
     let mut sim = Sim::new(cfg(8, mbit(100)));
     for t in 0..8 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Random operation sequences on a small scheduler: enqueue, dequeue, time
 //! jumps, re-rating, weights, link rate, live COBALT / flow mode / ACK
-//! filter changes, reset. After every step: the
+//! filter / ingress changes, reset. After every step: the
 //! accounting identity per tin and in total, memory use equal to the
 //! packets queued and within the limit, every backlogged tin eligible or
 //! waiting, and no packet lost, invented or handed back twice.
@@ -136,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
                     1 => AckFilterMode::Conservative,
                     _ => AckFilterMode::Aggressive,
                 }),
+                5 => s.set_ingress(inp.u8() % 2 == 1),
                 _ => now = now.saturating_add(u64::from(inp.u32()) << 16),
             },
         }
