@@ -3,6 +3,8 @@
  * One-line wrappers over static-inline kernel helpers, for cakemt's Rust
  * glue. Kept deliberately dumb: every decision is made on the Rust side.
  */
+#include <linux/prefetch.h>
+
 #include "helpers.h"
 
 static_assert(sizeof(struct cakemt_skb_cb) <= QDISC_CB_PRIV_LEN);
@@ -33,9 +35,9 @@ struct cakemt_skb_cb *cakemt_skb_cb(struct sk_buff *skb)
 }
 
 /* The scheduling core's prefetch hint (no-op where the arch has none). */
-void cakemt_prefetch(const void *p)
+void cakemt_prefetch_range(const void *p, size_t len)
 {
-	prefetch(p);
+	prefetch_range((void *)p, len);
 }
 
 struct sk_buff *cakemt_skb_next(const struct sk_buff *skb)

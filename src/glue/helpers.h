@@ -43,7 +43,7 @@ unsigned int cakemt_skb_truesize(const struct sk_buff *skb);
 struct cakemt_skb_cb *cakemt_skb_cb(struct sk_buff *skb);
 struct sk_buff *cakemt_skb_next(const struct sk_buff *skb);
 void cakemt_skb_set_next(struct sk_buff *skb, struct sk_buff *next);
-void cakemt_prefetch(const void *p);
+void cakemt_prefetch_range(const void *p, size_t len);
 bool cakemt_skb_set_ce(struct sk_buff *skb);
 void cakemt_skb_free(struct sk_buff *skb);
 

@@ -7,6 +7,7 @@
 
 use super::bindings as b;
 use crate::sched::packet::{AckInfo, Packet, PacketQueue};
+use core::mem::size_of;
 use core::ptr::{self, NonNull};
 
 /// An owned packet.
@@ -155,9 +156,10 @@ impl PacketQueue for SkbQueue {
 
     fn prefetch_front(&self) {
         if !self.head.is_null() {
-            // SAFETY: `prefetch` only hints the CPU and never faults; `head`
-            // is a packet this queue owns (type invariant) in any case.
-            unsafe { b::cakemt_prefetch(self.head.cast::<core::ffi::c_void>().cast_const()) };
+            let head = self.head.cast::<core::ffi::c_void>().cast_const();
+            // SAFETY: `prefetch_range` only hints the CPU and never faults;
+            // `head` is a packet this queue owns (type invariant) anyway.
+            unsafe { b::cakemt_prefetch_range(head, size_of::<b::sk_buff>()) };
         }
     }
 
