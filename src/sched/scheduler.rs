@@ -332,8 +332,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
         let totals = &mut self.totals;
         let mb = &mut self.mem;
-        let (tin_shaper, link) = (&mut t.shaper, &mut self.link);
-        let ingress = self.cfg.ingress.then_some(self.cfg.max_lag_ns);
+        let mut dropped_len = 0u32;
         let res = t.queue.enqueue(
             tin,
             &mut self.table,
@@ -343,12 +342,14 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             now,
             &mut |p, r| {
                 account_drop(totals, mb, tin, &p);
-                if let Some(lag) = ingress {
-                    charge_dropped(tin_shaper, link, p.adjusted_len(), now, lag);
-                }
+                dropped_len = dropped_len.saturating_add(p.adjusted_len());
                 sink(p, r);
             },
         );
+        if self.cfg.ingress && dropped_len != 0 {
+            let lag = self.cfg.max_lag_ns;
+            charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
+        }
         if let Err((p, r)) = res {
             self.totals.refused_packets = self.totals.refused_packets.saturating_add(1);
             sink(p, r);
@@ -405,19 +406,20 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             refresh_params(t, &self.cfg, self.params_epoch);
             let totals = &mut self.totals;
             let mb = &mut self.mem;
-            let (tin_shaper, link, drr) = (&mut t.shaper, &mut self.link, &mut self.drr);
-            let ingress = self.cfg.ingress.then_some(self.cfg.max_lag_ns);
+            let mut dropped_len = 0u32;
             let got = t
                 .queue
                 .dequeue(tin, &mut self.table, &t.params, now, &mut |p, r| {
                     account_drop(totals, mb, tin, &p);
-                    if let Some(lag) = ingress {
-                        charge_dropped(tin_shaper, link, p.adjusted_len(), now, lag);
-                        // And its turn, as CAKE charges the tin deficit.
-                        drr.charge(tin, p.adjusted_len());
-                    }
+                    dropped_len = dropped_len.saturating_add(p.adjusted_len());
                     sink(p, r);
                 });
+            if self.cfg.ingress && dropped_len != 0 {
+                let lag = self.cfg.max_lag_ns;
+                charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
+                // And their turn, as CAKE charges the tin deficit.
+                self.drr.charge(tin, dropped_len);
+            }
             let Some(p) = got else {
                 self.drr.remove(tin);
                 self.drr.forget_credit(tin);
@@ -691,8 +693,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     }
 }
 
-/// Ingress mode: a packet dropped here already used the bottleneck
-/// upstream, so it costs its tin and the link their time, as if sent
+/// Ingress mode: packets dropped here already used the bottleneck
+/// upstream, so they cost their tin and the link their time, as if sent
 /// (`cake_advance_shaper` on a drop).
 fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, adjusted_len: u32, now: u64, lag: u64) {
     tin.charge(adjusted_len, now, lag);
