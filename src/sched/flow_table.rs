@@ -113,15 +113,14 @@ impl<Q: Default> FlowSlot<Q> {
     }
 }
 
-/// One host's state for host isolation: how many of its flows are bulk.
+/// One host's identity for host isolation; how many of its flows are
+/// bulk is kept apart (`FlowTable::host_bulk`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HostSlot {
     tin: u32,
     tag: u32,
     /// Busy flow slots pointing here; the slot is free at zero.
     refs: u32,
-    /// Bulk flows of this host (CAKE's `*host_bulk_flow_count`).
-    bulk: u16,
     /// 0 = source host, 1 = destination host.
     dir: u8,
 }
@@ -131,7 +130,6 @@ impl HostSlot {
         tin: NONE,
         tag: 0,
         refs: 0,
-        bulk: 0,
         dir: 0,
     };
 }
@@ -217,6 +215,10 @@ pub struct FlowTable<Q: PacketQueue, A: SliceAlloc> {
     busy: A::Slice<u8>,
     flows: A::Slice<FlowSlot<Q>>,
     hosts: A::Slice<HostSlot>,
+    /// Per host slot, its bulk flows (CAKE's `*host_bulk_flow_count`):
+    /// all that serving a flow reads of its hosts, so kept dense (2 bytes
+    /// a host) where it mostly stays in cache.
+    host_bulk: A::Slice<u16>,
     flow_sets: u32,
     host_sets: u32,
     flows_used: u32,
@@ -298,11 +300,13 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         let busy = alloc.alloc_slice(flow_sets as usize, |_| 0u8)?;
         let flows = alloc.alloc_slice(nflows, |_| FlowSlot::empty())?;
         let hosts = alloc.alloc_slice(nhosts, |_| HostSlot::EMPTY)?;
+        let host_bulk = alloc.alloc_slice(nhosts, |_| 0u16)?;
         Ok(Self {
             keys,
             busy,
             flows,
             hosts,
+            host_bulk,
             flow_sets,
             host_sets,
             flows_used: 0,
@@ -317,7 +321,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
             .len()
             .saturating_mul(Self::flow_slot_size())
             .saturating_add(self.busy.len())
-            .saturating_add(self.hosts.len().saturating_mul(size_of::<HostSlot>()))
+            .saturating_add(self.hosts.len().saturating_mul(Self::host_slot_size()))
     }
 
     /// Size of one flow slot with its key, bytes (plus one byte per 8
@@ -328,7 +332,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
 
     /// Size of one host slot, bytes.
     pub const fn host_slot_size() -> usize {
-        size_of::<HostSlot>()
+        size_of::<HostSlot>() + size_of::<u16>()
     }
 
     /// Flow slots in the pool.
@@ -367,8 +371,8 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         };
         s.queue.prefetch_front();
         for h in [s.src_host, s.dst_host] {
-            if let Some(host) = self.hosts.get(h as usize) {
-                A::prefetch(host);
+            if let Some(bulk) = self.host_bulk.get(h as usize) {
+                A::prefetch(bulk);
             }
         }
     }
@@ -678,9 +682,11 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                 tin,
                 tag,
                 refs: 0,
-                bulk: 0,
                 dir,
             };
+            if let Some(b) = self.host_bulk.get_mut(free as usize) {
+                *b = 0;
+            }
             return self.ref_host(free);
         }
         if shared != NONE {
@@ -707,18 +713,20 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         }
         h.refs -= 1;
         if h.refs == 0 {
-            h.bulk = 0;
             self.hosts_used = self.hosts_used.saturating_sub(1);
+            if let Some(b) = self.host_bulk.get_mut(idx as usize) {
+                *b = 0;
+            }
         }
     }
 
     /// Counts one more (`up`) or one fewer bulk flow on host slot `idx`.
     fn host_bulk(&mut self, idx: u32, up: bool) {
-        if let Some(h) = self.hosts.get_mut(idx as usize) {
-            h.bulk = if up {
-                h.bulk.saturating_add(1)
+        if let Some(b) = self.host_bulk.get_mut(idx as usize) {
+            *b = if up {
+                b.saturating_add(1)
             } else {
-                h.bulk.saturating_sub(1)
+                b.saturating_sub(1)
             };
         }
     }
@@ -738,7 +746,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         let Some(s) = self.flows.get(idx as usize) else {
             return 1;
         };
-        let load = |h: u32| self.hosts.get(h as usize).map_or(0, |h| u32::from(h.bulk));
+        let load = |h: u32| self.host_bulk.get(h as usize).map_or(0, |&b| u32::from(b));
         load(s.src_host).max(load(s.dst_host)).max(1)
     }
 
@@ -902,7 +910,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                 .filter(|s| s.set == FlowSet::Bulk)
                 .map(|s| u32::from(s.src_host == i) + u32::from(s.dst_host == i))
                 .sum::<u32>();
-            assert_eq!(bulk, u32::from(h.bulk), "host {i} bulk");
+            assert_eq!(bulk, u32::from(self.host_bulk[i as usize]), "host {i} bulk");
         }
         for s in self.flows.iter().filter(|s| s.set == FlowSet::None) {
             assert!(s.queue.is_empty() && s.packets == 0 && s.backlog == 0);
