@@ -6,10 +6,13 @@
 //! the memory an idle and an active tin cost.
 //!
 //! Each measurement keeps every tin backlogged: after a packet leaves a
-//! tin, a new one is queued on it. Shaped runs cap every tin at 1 Mbit/s on
-//! an unlimited link and follow the simulated clock (each wait the
-//! scheduler asks for is part of the cost), so every packet parks its tin
-//! in the calendar and wakes another.
+//! tin, a new one is queued on it. Tins become backlogged in random order,
+//! so the order they are served in is unrelated to where their state lies.
+//! Shaped runs cap every tin at 1 Mbit/s on an unlimited link and follow
+//! the simulated clock (each wait the scheduler asks for is part of the
+//! cost), so every packet parks its tin in the calendar and wakes another.
+//! Every figure is the fastest of `ROUNDS` samples, all figures sampled in
+//! turn (see `ROUNDS`).
 
 #[path = "../host/mod.rs"]
 mod host;
