@@ -363,7 +363,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     }
 
     /// Prefetches what serving flow `idx` reads beyond its slot: the head
-    /// packet and the host slots that scale its quantum. Reads the slot,
+    /// packet and the host bulk counts that scale its quantum. Reads the slot,
     /// so call it once [`prefetch_slot`](Self::prefetch_slot) had time.
     pub(crate) fn prefetch_slot_data(&self, idx: u32) {
         let Some(s) = self.flows.get(idx as usize) else {

@@ -48,8 +48,7 @@ const MAX_OVERLIMIT_DROPS: u32 = 1024;
 /// The scheduler's settings. Tin count, pool sizes, MTU, quantum, lag and
 /// calendar are fixed when it is built; the link rate, memory limit,
 /// overhead, COBALT, flow mode, ACK filter and ingress mode can be changed
-/// later (the
-/// `set_*` methods), as can each tin's rate and weight.
+/// later (the `set_*` methods), as can each tin's rate and weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchedConfig {
     /// Number of tins, 1..=[`MAX_TINS`].
@@ -604,13 +603,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Starts loading what the next dequeues will read, once `served`
     /// has had its turn. With thousands of backlogged tins their state is
     /// not in cache, and serving a tin is a chain of dependent loads (tin,
-    /// then its flow slot, then the packet and host slots): taken one at a
+    /// then its flow slot, then the packet and host counts): taken one at a
     /// time they would cost a memory latency each. So the chain is
     /// pipelined over the tins to be served next (the DRR ring, then the
     /// calendar's earliest), one stage per turn: the third is loaded with
     /// its ring, memory and calendar records, the flow slot of the second
-    /// (its tin loaded a turn earlier), and the packet and hosts of the
-    /// next (its slot loaded a turn earlier). Only hints: an order that
+    /// (its tin loaded a turn earlier), and the packet and host counts of
+    /// the next (its slot loaded a turn earlier). Only hints: an order that
     /// changes in between costs a wasted load, nothing else.
     fn prefetch_upcoming(&self, served: u32) {
         let mut next = [NIL; PREFETCH_DEPTH];
