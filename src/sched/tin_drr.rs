@@ -199,8 +199,9 @@ impl<A: SliceAlloc> TinDrr<A> {
 
     /// The tin after `tin` on the ring, if any.
     pub fn after(&self, tin: u32) -> Option<u32> {
+        // Only a tin on the ring has a `next` (`remove` clears it).
         let next = self.links.get(tin as usize)?.next;
-        (next != NIL && self.contains(tin)).then_some(next)
+        (next != NIL).then_some(next)
     }
 
     /// Prefetches `tin`'s ring links and deficit.
