@@ -107,7 +107,8 @@ pub(crate) fn filter<Q: PacketQueue>(
     let mut seen = 0usize;
     let _ = queue.remove_first(ACK_FILTER_MAX_SCAN, &mut |p: &Q::Packet| {
         let here = seen;
-        seen += 1;
+        // At most ACK_FILTER_MAX_SCAN calls: cannot wrap.
+        seen = seen.wrapping_add(1);
         if two {
             return false;
         }
@@ -135,7 +136,7 @@ pub(crate) fn filter<Q: PacketQueue>(
 
     let (target, flags) = elig?;
     let whole_queue = seen < ACK_FILTER_MAX_SCAN;
-    let last = whole_queue && target + 1 == seen;
+    let last = whole_queue && target.wrapping_add(1) == seen;
     let take = two || (mode == AckFilterMode::Aggressive && last && flags == new.flags & ECN_FLAGS);
     if !take {
         return None;
@@ -145,7 +146,7 @@ pub(crate) fn filter<Q: PacketQueue>(
     let mut i = 0usize;
     queue.remove_first(target.saturating_add(1), &mut |_p: &Q::Packet| {
         let hit = i == target;
-        i += 1;
+        i = i.wrapping_add(1);
         hit
     })
 }

@@ -453,11 +453,13 @@ impl<A: SliceAlloc> Calendar<A> {
     }
 
     fn push_back(&mut self, lvl: usize, idx: usize, tin: u32) {
-        let Some(&tail) = self.levels[lvl].tail.get(idx) else {
+        let Some(&tail) = self.levels.get(lvl).and_then(|l| l.tail.get(idx)) else {
             return;
         };
         self.link_after(tail, tin, ((lvl as u32) << 16) | idx as u32);
-        let level = &mut self.levels[lvl];
+        let Some(level) = self.levels.get_mut(lvl) else {
+            return;
+        };
         if tail == NIL {
             if let Some(h) = level.head.get_mut(idx) {
                 *h = tin;
@@ -558,7 +560,9 @@ impl<A: SliceAlloc> Calendar<A> {
     /// Empties bucket `idx` of level `lvl`, returning its list's head. The
     /// members keep their links until they are re-filed or reset.
     fn detach_bucket(&mut self, lvl: usize, idx: usize) -> u32 {
-        let level = &mut self.levels[lvl];
+        let Some(level) = self.levels.get_mut(lvl) else {
+            return NIL;
+        };
         let Some(head) = level.head.get_mut(idx).map(|h| core::mem::replace(h, NIL)) else {
             return NIL;
         };

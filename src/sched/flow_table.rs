@@ -11,21 +11,33 @@
 //! Lookup is CAKE's 8-way scheme: a slot already tagged with the key, else a
 //! free way, else a collision into a busy way **of the same tin** (the two
 //! flows then share a queue, as in CAKE). Ways owned by other tins are never
-//! taken: if none of the 8 ways is free or the tin's own, the packet is
-//! refused (`DropReason::FlowPoolExhausted`). A tin at its slot cap (CAKE's
-//! 1024 queues by default) takes no free way either, so one subscriber
-//! opening endless flows cannot drain the pool that the others share.
-//! Host slots follow the same scheme; a flow that finds none (pool full)
+//! taken. A tin at its slot cap (CAKE's 1024 queues by default) takes no
+//! free way either, so one subscriber opening endless flows cannot drain
+//! the pool that the others share.
+//!
+//! No subscriber can starve another of flow state: besides the pool, every
+//! tin owns one **reserved flow slot** (a second array indexed by tin, with
+//! slot indices `flow_capacity() + tin`, so the rest of the code treats it
+//! as any other slot). When the pool has no way for a new flow (all ways of
+//! both candidate sets belong to other tins, or the tin is at its cap and
+//! owns none of them) the flow takes the tin's reserved slot, or, if the
+//! tin's reserved slot is busy, collides into it and shares its queue. So
+//! a lookup always finds a slot for a tin that has a reserved one, and a
+//! few subscribers with thousands of flows each can no longer deny every
+//! other subscriber its first packet. The reserved slot is released like
+//! any other (an idle tin holds no flow state).
+//! Host slots follow the pool scheme; a flow that finds none (pool full)
 //! is queued without host isolation rather than refused.
 //!
 //! Each key has two candidate sets; a new flow goes to the emptier one, so
 //! a set overflows only if both are full (with one choice, a pool half full
-//! already refuses a few percent of new flows).
+//! already turns a few percent of new flows away from their sets).
 //!
 //! Memory: `flows × FlowTable::flow_slot_size() + flows / 8 + hosts ×
-//! FlowTable::host_slot_size()` (see [`FlowTable::memory_bytes`]), both
-//! counts rounded up to a multiple of 8 ways, allocated once by
-//! [`FlowTable::new`].
+//! FlowTable::host_slot_size()` for the pool (both counts rounded up to a
+//! multiple of 8 ways), plus `tins × FlowTable::reserved_slot_size() +
+//! tins / 8` for the reserved slots (see [`FlowTable::memory_bytes`]), all
+//! allocated once by [`FlowTable::new`].
 
 use core::mem::size_of;
 
@@ -213,7 +225,13 @@ pub struct FlowTable<Q: PacketQueue, A: SliceAlloc> {
     keys: A::Slice<u64>,
     /// Per set, bit `w` set iff way `w` is busy (its `set` is not `None`).
     busy: A::Slice<u8>,
+    /// The pool's slots (`0..flow_capacity()`), then one reserved slot per
+    /// tin (`flow_capacity() + tin`).
     flows: A::Slice<FlowSlot<Q>>,
+    /// Bit `tin` set iff `tin`'s reserved slot is busy: a dense bitmap, so
+    /// a lookup can tell whether a flow may live there without touching
+    /// the slot.
+    reserved_busy: A::Slice<u64>,
     hosts: A::Slice<HostSlot>,
     /// Per host slot, its bulk flows (CAKE's `*host_bulk_flow_count`):
     /// all that serving a flow reads of its hosts, so kept dense (2 bytes
@@ -221,7 +239,10 @@ pub struct FlowTable<Q: PacketQueue, A: SliceAlloc> {
     host_bulk: A::Slice<u16>,
     flow_sets: u32,
     host_sets: u32,
+    /// Tins with a reserved slot (`0..reserved`).
+    reserved: u32,
     flows_used: u32,
+    reserved_used: u32,
     hosts_used: u32,
 }
 
@@ -281,53 +302,85 @@ const SRC_SALT: u32 = 0x5352_4348;
 const DST_SALT: u32 = 0x4453_5448;
 
 impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
-    /// Allocates room for `flows` flow slots and `hosts` host slots (each
-    /// rounded up to a multiple of [`SET_WAYS`]). `hosts` may be 0 if no tin
-    /// uses dual or triple isolation. This is the only allocation.
+    /// Allocates room for `flows` flow slots and `hosts` host slots in the
+    /// shared pool (each rounded up to a multiple of [`SET_WAYS`]), and one
+    /// reserved flow slot for each of the tins `0..tins`. `hosts` may be 0
+    /// if no tin uses dual or triple isolation. This is the only
+    /// allocation.
     ///
     /// Sizing: a tin holds one flow slot per flow that has packets queued or
     /// whose AQM state is still decaying, and gives them all back when it
     /// empties; so `flows` bounds the flows in progress across all tins at
     /// once, and `hosts` (for dual/triple isolation) up to twice that. Keep
     /// the pool well above the expected peak: with 8 ways, sets fill
-    /// unevenly well before the pool is full.
-    pub fn new(alloc: &mut A, flows: u32, hosts: u32) -> Result<Self, AllocError> {
+    /// unevenly well before the pool is full (flows that find no way then
+    /// go to their tin's reserved slot, sharing it).
+    pub fn new(alloc: &mut A, flows: u32, hosts: u32, tins: u32) -> Result<Self, AllocError> {
         let flow_sets = sets_for(flows).ok_or(AllocError)?;
         let host_sets = sets_for(hosts).ok_or(AllocError)?;
-        let nflows = (flow_sets as usize).saturating_mul(SET_WAYS as usize);
+        let pool = flow_sets.saturating_mul(SET_WAYS);
+        // Every slot index, reserved ones included, must stay below NONE.
+        pool.checked_add(tins)
+            .filter(|&n| n < NONE)
+            .ok_or(AllocError)?;
+        let nflows = pool as usize;
         let nhosts = (host_sets as usize).saturating_mul(SET_WAYS as usize);
         let keys = alloc.alloc_slice(nflows, |_| u64::MAX)?;
         let busy = alloc.alloc_slice(flow_sets as usize, |_| 0u8)?;
-        let flows = alloc.alloc_slice(nflows, |_| FlowSlot::empty())?;
+        let flows =
+            alloc.alloc_slice(nflows.saturating_add(tins as usize), |_| FlowSlot::empty())?;
+        let reserved_busy = alloc.alloc_slice(tins.div_ceil(64) as usize, |_| 0u64)?;
         let hosts = alloc.alloc_slice(nhosts, |_| HostSlot::EMPTY)?;
         let host_bulk = alloc.alloc_slice(nhosts, |_| 0u16)?;
         Ok(Self {
             keys,
             busy,
             flows,
+            reserved_busy,
             hosts,
             host_bulk,
             flow_sets,
             host_sets,
+            reserved: tins,
             flows_used: 0,
+            reserved_used: 0,
             hosts_used: 0,
         })
     }
 
-    /// Bytes of the pool: flow slots with their keys, the per-set busy
-    /// bits, and host slots.
+    /// Bytes of the table: [`pool_bytes`](Self::pool_bytes) and the
+    /// reserved slots with their busy bits.
     pub fn memory_bytes(&self) -> usize {
-        self.flows
+        self.pool_bytes().saturating_add(self.reserved_bytes())
+    }
+
+    /// Bytes of the shared pool: flow slots with their keys, the per-set
+    /// busy bits, and host slots.
+    pub fn pool_bytes(&self) -> usize {
+        self.keys
             .len()
             .saturating_mul(Self::flow_slot_size())
             .saturating_add(self.busy.len())
             .saturating_add(self.hosts.len().saturating_mul(Self::host_slot_size()))
     }
 
-    /// Size of one flow slot with its key, bytes (plus one byte per 8
-    /// slots of busy bits).
+    /// Bytes of the reserved slots (one per tin) and their busy bitmap.
+    pub fn reserved_bytes(&self) -> usize {
+        (self.reserved as usize)
+            .saturating_mul(Self::reserved_slot_size())
+            .saturating_add(self.reserved_busy.len().saturating_mul(size_of::<u64>()))
+    }
+
+    /// Size of one flow slot of the pool with its key, bytes (plus one
+    /// byte per 8 slots of busy bits).
     pub const fn flow_slot_size() -> usize {
         size_of::<FlowSlot<Q>>() + size_of::<u64>()
+    }
+
+    /// Size of one tin's reserved flow slot, bytes (plus one bit of the
+    /// busy bitmap; it needs no key array entry).
+    pub const fn reserved_slot_size() -> usize {
+        size_of::<FlowSlot<Q>>()
     }
 
     /// Size of one host slot, bytes.
@@ -335,17 +388,45 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         size_of::<HostSlot>() + size_of::<u16>()
     }
 
-    /// Flow slots in the pool.
+    /// Flow slots in the shared pool (reserved slots not included).
     pub fn flow_capacity(&self) -> u32 {
         self.flow_sets.saturating_mul(SET_WAYS)
     }
 
-    /// Host slots in the pool.
-    pub fn host_capacity(&self) -> u32 {
-        self.host_sets * SET_WAYS
+    /// Tins with a reserved flow slot (`0..reserved_slots()`).
+    pub fn reserved_slots(&self) -> u32 {
+        self.reserved
     }
 
-    /// Flow slots currently owned by some tin.
+    /// Every flow slot, pool and reserved: slot indices are below this.
+    pub fn slot_count(&self) -> u32 {
+        self.flow_capacity().saturating_add(self.reserved)
+    }
+
+    /// Reserved slots busy now (also counted in
+    /// [`flows_in_use`](Self::flows_in_use)).
+    pub fn reserved_in_use(&self) -> u32 {
+        self.reserved_used
+    }
+
+    /// Index of `tin`'s reserved slot, if it has one.
+    fn reserved_idx(&self, tin: u32) -> Option<u32> {
+        (tin < self.reserved).then(|| self.flow_capacity().saturating_add(tin))
+    }
+
+    /// Is `tin`'s reserved slot busy?
+    fn reserved_is_busy(&self, tin: u32) -> bool {
+        self.reserved_busy
+            .get((tin / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (tin % 64)) != 0)
+    }
+
+    /// Host slots in the pool.
+    pub fn host_capacity(&self) -> u32 {
+        self.host_sets.saturating_mul(SET_WAYS)
+    }
+
+    /// Flow slots (reserved ones included) currently owned by some tin.
     pub fn flows_in_use(&self) -> u32 {
         self.flows_used
     }
@@ -388,8 +469,13 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     /// Finds the flow slot of (`tin`, `tag`), or claims one if `may_claim`
     /// (the tin is under its slot cap). `src`/`dst` are the host hashes when
     /// the tin isolates by that host. A claimed slot comes back with
-    /// `set == None`: the caller puts it on a list. `None` if the pool has
-    /// no way for this tin.
+    /// `set == None`: the caller puts it on a list.
+    ///
+    /// When the pool has no way for the flow, it goes to `tin`'s reserved
+    /// slot (taking it if free, else sharing its queue); the `bool` is then
+    /// true: a new flow used the reserved slot. `None` only if `tin` has no
+    /// reserved slot (it is not below [`reserved_slots`](Self::reserved_slots))
+    /// and the pool has no way for it.
     pub(crate) fn lookup(
         &mut self,
         tin: u32,
@@ -398,11 +484,50 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         dst: Option<u32>,
         may_claim: bool,
         ways: &mut WayStats,
+    ) -> Option<(u32, bool)> {
+        let key = flow_key(tin, tag);
+        let reserved = self.reserved_idx(tin);
+        let reserved_busy = self.reserved_is_busy(tin);
+        // A flow that went to the reserved slot lives there until it
+        // empties: it must not get a second slot (and queue) in the pool.
+        if let Some(r) = reserved.filter(|_| reserved_busy) {
+            if self.flows.get(r as usize).is_some_and(|s| s.key == key) {
+                ways.hits = ways.hits.wrapping_add(1);
+                return Some((r, false));
+            }
+        }
+        if let Some(idx) = self.lookup_pool(tin, tag, key, src, dst, may_claim, ways) {
+            return Some((idx, false));
+        }
+        let r = reserved?;
+        if reserved_busy {
+            self.collide(r, key, src, dst, ways)?;
+            ways.collisions = ways.collisions.wrapping_add(1);
+        } else {
+            let same_flow = self.flows.get(r as usize).is_some_and(|s| s.key == key);
+            self.claim(r, key, src, dst, same_flow, ways)?;
+            ways.misses = ways.misses.wrapping_add(1);
+        }
+        self.set_first_choice(r, false);
+        Some((r, true))
+    }
+
+    /// [`lookup`](Self::lookup) in the shared pool alone: `None` if it has
+    /// no way for this tin.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_pool(
+        &mut self,
+        tin: u32,
+        tag: u32,
+        key: u64,
+        src: Option<u32>,
+        dst: Option<u32>,
+        may_claim: bool,
+        ways: &mut WayStats,
     ) -> Option<u32> {
         if self.flow_sets == 0 {
             return None;
         }
-        let key = flow_key(tin, tag);
         let (cands, n) = candidates(tin, tag, FLOW_SALT, self.flow_sets);
         let first_choice = way_idx(cands[0].0, cands[0].1, 0);
         // Our busy slot, else our freed one (stale key).
@@ -507,11 +632,36 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     /// The (tin, flow hash) slot `idx` is tagged with.
     #[cfg(test)]
     pub(crate) fn slot_key(&self, idx: u32) -> Option<(u32, u32)> {
-        let k = *self.keys.get(idx as usize)?;
+        let k = self.flows.get(idx as usize)?.key;
         Some(((k >> 32) as u32, k as u32))
     }
 
+    /// Is `idx` a reserved slot (not one of the pool)?
+    pub fn is_reserved(&self, idx: u32) -> bool {
+        idx >= self.flow_capacity() && idx < self.slot_count()
+    }
+
     fn set_busy(&mut self, idx: u32, busy: bool) {
+        let pool = self.flow_capacity();
+        if idx >= pool {
+            let t = idx.wrapping_sub(pool);
+            let Some(w) = self.reserved_busy.get_mut((t / 64) as usize) else {
+                return;
+            };
+            let bit = 1u64 << (t % 64);
+            let was = *w & bit != 0;
+            if busy {
+                *w |= bit;
+            } else {
+                *w &= !bit;
+            }
+            if busy && !was {
+                self.reserved_used = self.reserved_used.saturating_add(1);
+            } else if !busy && was {
+                self.reserved_used = self.reserved_used.saturating_sub(1);
+            }
+            return;
+        }
         if let Some(b) = self.busy.get_mut((idx / SET_WAYS) as usize) {
             let bit = 1u8 << (idx % SET_WAYS);
             if busy {
@@ -533,7 +683,12 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         ways: &mut WayStats,
     ) -> Option<()> {
         let tin = (key >> 32) as u32;
-        *self.keys.get_mut(idx as usize)? = key;
+        if idx < self.flow_capacity() {
+            *self.keys.get_mut(idx as usize)? = key;
+        } else {
+            // Only `tin` itself may take its reserved slot.
+            self.reserved_idx(tin).filter(|&r| r == idx)?;
+        }
         let (sh, dh) = self.acquire_hosts(tin, src, dst, ways);
         let Some(s) = self.flows.get_mut(idx as usize) else {
             self.release_host(sh);
@@ -555,7 +710,8 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     }
 
     /// Retags busy slot `idx` (of the same tin) for another flow, moving its
-    /// host references (and bulk counts) to the new flow's hosts.
+    /// host references (and bulk counts) to the new flow's hosts. A
+    /// reserved slot has no entry in `keys`: only the slot's copy changes.
     fn collide(
         &mut self,
         idx: u32,
@@ -878,7 +1034,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
                 );
                 assert!(s.backlog > 0);
                 n += 1;
-                assert!(n <= self.flow_capacity());
+                assert!(n <= self.slot_count());
                 prev = idx;
                 idx = s.fat_next;
             }
@@ -915,15 +1071,34 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         for s in self.flows.iter().filter(|s| s.set == FlowSet::None) {
             assert!(s.queue.is_empty() && s.packets == 0 && s.backlog == 0);
         }
+        let pool = self.flow_capacity() as usize;
+        assert_eq!(self.flows.len(), pool + self.reserved as usize);
         for (i, s) in self.flows.iter().enumerate() {
-            let bit = self.busy[i / SET_WAYS as usize] & (1 << (i % SET_WAYS as usize));
+            let bit = if i < pool {
+                assert_eq!(self.keys[i], s.key, "key copy of slot {i}");
+                u64::from(self.busy[i / SET_WAYS as usize] & (1 << (i % SET_WAYS as usize)))
+            } else {
+                let t = i - pool;
+                if s.set != FlowSet::None {
+                    assert_eq!((s.key >> 32) as usize, t, "reserved slot of another tin");
+                }
+                self.reserved_busy[t / 64] & (1 << (t % 64))
+            };
             assert_eq!(bit != 0, s.set != FlowSet::None, "busy bit of slot {i}");
         }
-        // A busy key is unique.
+        let reserved_busy = self.flows[pool..]
+            .iter()
+            .filter(|s| s.set != FlowSet::None)
+            .count();
+        assert_eq!(
+            reserved_busy, self.reserved_used as usize,
+            "reserved_in_use"
+        );
+        // A busy key is unique, reserved slots included.
         for (i, s) in self.flows.iter().enumerate() {
             if s.set != FlowSet::None {
                 let dup = (0..self.flows.len())
-                    .filter(|&j| j != i && self.keys[j] == self.keys[i])
+                    .filter(|&j| j != i && self.flows[j].key == s.key)
                     .any(|j| self.flows[j].set != FlowSet::None);
                 assert!(!dup, "slot {i} key duplicated");
             }
@@ -943,8 +1118,9 @@ mod tests {
 
     type Table = FlowTable<TestQueue, HostAlloc>;
 
+    /// A pool alone, without reserved slots (so it can refuse).
     fn table(flows: u32, hosts: u32) -> Table {
-        FlowTable::new(&mut HostAlloc::default(), flows, hosts).unwrap()
+        FlowTable::new(&mut HostAlloc::default(), flows, hosts, 0).unwrap()
     }
 
     impl Table {
@@ -956,7 +1132,7 @@ mod tests {
             dst: Option<u32>,
             w: &mut WayStats,
         ) -> Option<u32> {
-            self.lookup(tin, tag, src, dst, true, w)
+            self.lookup(tin, tag, src, dst, true, w).map(|(i, _)| i)
         }
     }
 
@@ -982,12 +1158,92 @@ mod tests {
                 bytes: 0
             },
             8,
+            8,
             8
         )
         .is_err());
         assert!(
-            FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc::default(), u32::MAX, 0).is_err()
+            FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc::default(), u32::MAX, 0, 0)
+                .is_err()
         );
+        // Reserved slot indices must fit too.
+        assert!(FlowTable::<TestQueue, HostAlloc>::new(
+            &mut HostAlloc::default(),
+            8,
+            0,
+            u32::MAX - 8
+        )
+        .is_err());
+        // One reserved slot per tin, one bit each, and nothing else.
+        let mut a = HostAlloc::default();
+        let t = FlowTable::<TestQueue, HostAlloc>::new(&mut a, 64, 64, 100).unwrap();
+        assert_eq!(t.slot_count(), 164);
+        assert_eq!(
+            t.reserved_bytes(),
+            100 * Table::reserved_slot_size() + 2 * 8
+        );
+        assert_eq!(t.memory_bytes(), t.pool_bytes() + t.reserved_bytes());
+        assert_eq!(t.memory_bytes(), a.bytes);
+    }
+
+    #[test]
+    fn full_pool_falls_back_to_the_reserved_slot() {
+        // One set of 8 ways, all taken by tin 1; tins 0..4 have reserved
+        // slots.
+        let mut t =
+            FlowTable::<TestQueue, HostAlloc>::new(&mut HostAlloc::default(), 8, 8, 4).unwrap();
+        let mut w = WayStats::default();
+        for f in 0..8 {
+            let (i, r) = t.lookup(1, f, None, None, true, &mut w).unwrap();
+            assert!(!r && i < 8);
+            activate(&mut t, i);
+        }
+        // Tin 2's first flow: the pool has no way, its reserved slot does.
+        let mut w2 = WayStats::default();
+        let (r2, used) = t.lookup(2, 5, Some(3), None, true, &mut w2).unwrap();
+        assert!(used);
+        assert_eq!(r2, 8 + 2);
+        assert!(t.is_reserved(r2));
+        activate(&mut t, r2);
+        assert_eq!((t.reserved_in_use(), t.flows_in_use()), (1, 9));
+        // Found again (it is not in the pool: no second slot).
+        assert_eq!(
+            t.lookup(2, 5, Some(3), None, true, &mut w2),
+            Some((r2, false))
+        );
+        assert_eq!(t.find_hinted(r2, 2, 5, &mut w2), Some(r2));
+        // A second new flow of tin 2 shares it.
+        assert_eq!(
+            t.lookup(2, 6, Some(3), None, true, &mut w2),
+            Some((r2, true))
+        );
+        assert_eq!(w2.collisions, 1);
+        assert_eq!(t.slot_key(r2), Some((2, 6)));
+        // Even a freed pool way does not split a reserved flow in two.
+        let i = t.lookup(1, 0, None, None, true, &mut w).unwrap().0;
+        t.release(i);
+        assert_eq!(
+            t.lookup(2, 6, Some(3), None, true, &mut w2),
+            Some((r2, false))
+        );
+        // Tin 1 at its cap (may not claim) but owning ways collides in the
+        // pool, not in its reserved slot.
+        let (c, used) = t.lookup(1, 99, None, None, false, &mut w).unwrap();
+        assert!(!used && c < 8);
+        t.assert_consistent();
+        // Released like any other slot, and its flow may take it back.
+        t.release(r2);
+        assert_eq!((t.reserved_in_use(), t.flows_in_use()), (0, 7));
+        t.assert_consistent();
+        // No pool way free now? Tin 1's ways are 7 of 8: tin 3 takes the
+        // free one; tin 2 again finds none only once it is taken.
+        let (i3, used) = t.lookup(3, 1, None, None, true, &mut w).unwrap();
+        assert!(!used && i3 < 8);
+        activate(&mut t, i3);
+        assert_eq!(t.lookup(2, 6, None, None, true, &mut w2), Some((r2, true)));
+        // A tin without a reserved slot is still refused.
+        assert_eq!(t.lookup(7, 1, None, None, true, &mut w), None);
+        assert_eq!(t.reserved_slots(), 4);
     }
 
     #[test]

@@ -1,15 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Memory accounting per tin, and the (approximately) fattest tin in O(1).
+//! Memory accounting per tin, and in O(1) the tin (approximately) slowest
+//! to drain: the one the memory limit drops from.
 //!
 //! When the memory limit is exceeded CAKE drops from the fattest flow of
-//! all; with thousands of tins a heap or a scan is too dear per packet.
-//! Tins are instead kept on lists bucketed by the bit length of their
-//! memory use (log2 buckets), with a bitmap of non-empty buckets, and the
-//! tin chosen is the head of the highest bucket. A tin moves up as soon as
-//! its use reaches the next power of two but down only once it falls below
-//! half its bucket's floor, so a queue oscillating around a power of two
-//! does not move at all. The price is the approximation: the tin chosen
-//! uses more than a quarter of what the true fattest tin uses. Every
+//! all. Among tins "fattest" would be the wrong measure: a flood spread
+//! over thousands of tins holds one packet in each, and the tin of a real
+//! subscriber whose TCP keeps a few milliseconds of queue at 50 Mbit/s
+//! would always be the biggest, so the flood would take it every packet it
+//! has. What matters is how long a tin's memory takes to drain at the
+//! tin's own rate: 60 KB at 50 Mbit/s is 10 ms, one 768-byte packet at
+//! 200 bit/s is 30 s. The tin chosen is the one whose backlog is slowest
+//! to drain (memory / rate); at equal rates that is the fattest.
+//!
+//! With thousands of tins a heap or a scan is too dear per packet. Tins
+//! are instead kept on lists bucketed by the bit length of memory / rate
+//! (log2 buckets), with a bitmap of non-empty buckets, and the tin chosen
+//! is the head of the highest bucket. A tin moves up as soon as its key
+//! reaches the next power of two but down only once it falls below half
+//! its bucket's floor, so a queue oscillating around a power of two does
+//! not move at all. The price is the approximation: the tin chosen takes
+//! more than a quarter of the time the true slowest takes (the rate is
+//! taken by its bit length too, so within a factor of eight in all). Every
 //! operation is O(1).
 
 use super::alloc::{AllocError, SliceAlloc};
@@ -19,13 +30,18 @@ const NIL: u32 = u32::MAX;
 /// (the last one everything above); tins using nothing are on no list.
 const BUCKETS: usize = 64;
 
-/// A tin's use and bucket links, one record per tin.
+/// Rates are taken by their bit length in bytes/s, capped here (2^32 B/s,
+/// 34 Gbit/s): a tin this fast or unlimited counts its memory as is.
+const RATE_BITS_MAX: u8 = 32;
+
+/// A tin's use, its rate's bit length and bucket links, one record per tin.
 #[derive(Clone, Copy)]
 struct Entry {
     mem: u64,
     next: u32,
     prev: u32,
     bucket: u8,
+    rate_bits: u8,
 }
 
 /// Bytes of per-tin state kept here.
@@ -45,6 +61,26 @@ fn bit_length(mem: u64) -> u8 {
     ((64 - mem.leading_zeros()) as u8).min(BUCKETS as u8 - 1)
 }
 
+/// The bucket of `mem` bytes draining at 2^`rate_bits` bytes/s: the bit
+/// length of mem / rate, shifted so that the fastest rate keeps `mem`'s.
+fn key(mem: u64, rate_bits: u8) -> u8 {
+    if mem == 0 {
+        return 0;
+    }
+    let slower = RATE_BITS_MAX.saturating_sub(rate_bits);
+    bit_length(mem)
+        .saturating_add(slower)
+        .min(BUCKETS as u8 - 1)
+}
+
+/// The bit length used for a drain rate of `bytes_per_s` (0: unlimited).
+pub fn rate_bits(bytes_per_s: u64) -> u8 {
+    if bytes_per_s == 0 {
+        return RATE_BITS_MAX;
+    }
+    bit_length(bytes_per_s).clamp(1, RATE_BITS_MAX)
+}
+
 impl<A: SliceAlloc> MemBuckets<A> {
     /// All tins `0..tins` using nothing.
     pub fn new(alloc: &mut A, tins: u32) -> Result<Self, AllocError> {
@@ -54,6 +90,7 @@ impl<A: SliceAlloc> MemBuckets<A> {
                 next: NIL,
                 prev: NIL,
                 bucket: 0,
+                rate_bits: RATE_BITS_MAX,
             })?,
             heads: [NIL; BUCKETS],
             nonempty: 0,
@@ -90,8 +127,26 @@ impl<A: SliceAlloc> MemBuckets<A> {
         self.set(tin, m);
     }
 
-    /// A tin using more than a quarter of what the one using most uses, if
-    /// any uses anything.
+    /// `tin` drains at `bytes_per_s` (0: unlimited) from now on; O(1), and
+    /// nothing moves unless the rate's bit length changed.
+    pub fn set_rate(&mut self, tin: u32, bytes_per_s: u64) {
+        let rb = rate_bits(bytes_per_s);
+        let Some(e) = self.entries.get_mut(tin as usize) else {
+            return;
+        };
+        if e.rate_bits == rb {
+            return;
+        }
+        e.rate_bits = rb;
+        let (m, b) = (e.mem, e.bucket);
+        self.unlink(tin, b);
+        self.link(tin, key(m, rb));
+    }
+
+    /// A tin whose memory takes more than an eighth of the time to drain
+    /// at its rate that the slowest tin's takes (at equal rates: one using
+    /// more than a quarter of what the one using most uses), if any uses
+    /// anything.
     pub fn fattest(&self) -> Option<u32> {
         if self.nonempty == 0 {
             return None;
@@ -120,8 +175,8 @@ impl<A: SliceAlloc> MemBuckets<A> {
         };
         let old = core::mem::replace(&mut e.mem, m);
         let b = e.bucket;
+        let nb = key(m, e.rate_bits);
         self.total = self.total.saturating_sub(old).saturating_add(m);
-        let nb = bit_length(m);
         // Up at once, down only past the hysteresis, out when empty.
         if nb > b || (nb < b.saturating_sub(1)) || (m == 0 && b != 0) {
             self.unlink(tin, b);
@@ -211,6 +266,30 @@ mod tests {
         assert_eq!(m.total(), 0);
         m.add(99, 5); // out of range: ignored
         assert_eq!(m.total(), 0);
+    }
+
+    #[test]
+    fn slowest_to_drain_goes_first() {
+        let mut m = MemBuckets::new(&mut HostAlloc::default(), 4).unwrap();
+        // Tin 0: 60 KB at 50 Mbit/s (10 ms); tin 1: one 768-byte packet at
+        // 200 bit/s (30 s); tin 2: 768 bytes, unlimited.
+        m.set_rate(0, 6_250_000);
+        m.set_rate(1, 25);
+        m.add(0, 60_000);
+        m.add(1, 768);
+        m.add(2, 768);
+        assert_eq!(m.fattest(), Some(1));
+        m.sub(1, 768);
+        assert_eq!(m.fattest(), Some(0));
+        // A rate change re-files the tin at once.
+        m.set_rate(2, 25);
+        assert_eq!(m.fattest(), Some(2));
+        m.set_rate(2, 0);
+        assert_eq!(m.fattest(), Some(0));
+        assert_eq!(m.total(), 60_000 + 768);
+        m.sub(0, 60_000);
+        m.sub(2, 768);
+        assert_eq!(m.fattest(), None);
     }
 
     #[test]

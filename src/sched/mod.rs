@@ -17,6 +17,7 @@ pub mod overhead;
 pub mod packet;
 pub mod scheduler;
 pub mod shaper;
+pub mod tcp_ack;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tin;

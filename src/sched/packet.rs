@@ -22,13 +22,17 @@ pub struct FlowKeys {
 
 /// Fields of a pure TCP ACK the ACK filter compares; `None` from
 /// [`Packet::ack_info`] means "not a pure ACK, never filter".
+/// [`tcp_ack::parse_ack`](super::tcp_ack::parse_ack) builds it from the
+/// packet's headers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AckInfo {
     /// Identifies the TCP connection and direction (addresses and ports).
     pub conn_hash: u32,
     /// The cumulative acknowledgement number.
     pub ack_seq: u32,
-    /// The advertised receive window, already scaled if known.
+    /// The advertised receive window as sent (unscaled: the scale is
+    /// negotiated in the SYNs, which a qdisc does not see). The filter
+    /// does not compare windows, as CAKE's does not.
     pub window: u32,
     /// TCP flags byte (ECE, CWR, URG ... change meaning and block filtering).
     pub flags: u8,
@@ -36,7 +40,9 @@ pub struct AckInfo {
     pub has_sack: bool,
     /// Highest SACK right edge (meaningful only if `has_sack`).
     pub sack_end: u32,
-    /// Has TCP options other than timestamps, NOP, EOL and SACK.
+    /// May never be dropped by the filter: has TCP options other than
+    /// timestamps, NOP, EOL and SACK, TCP's reserved header bits, or a
+    /// D-SACK block.
     pub other_options: bool,
     /// The timestamps option (TSval, TSecr), if present and well formed.
     pub timestamps: Option<(u32, u32)>,
@@ -120,8 +126,7 @@ pub enum DropReason {
     Cobalt,
     /// The ACK filter removed an ACK made redundant by a newer one.
     AckFilter,
-    /// No flow state could be had from the shared pool for a new flow.
-    FlowPoolExhausted,
-    /// A tin was removed by reconfiguration and its packets could not move.
+    /// Handed back by reconfiguration: the packet's tin does not exist
+    /// (a refused enqueue), or `reset` flushed the queues.
     Reconfigure,
 }

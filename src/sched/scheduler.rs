@@ -6,7 +6,7 @@
 //! eligible tins (its shaper lets it send now) or the calendar (waiting for
 //! its shaper). Dequeue wakes the tins that came due, lets the DRR ring pick
 //! one, takes a packet from it (CAKE's flow queueing and COBALT, in
-//! [`TinQueue`](super::tin_queue::TinQueue)), charges both shapers and, if
+//! [`TinQueue`]), charges both shapers and, if
 //! the tin must now wait, files it in the calendar. Every step is O(1) in
 //! the number of tins. Unlike CAKE, where a tin over its rate still sends
 //! when it is the earliest, a tin never exceeds its own rate: over any span
@@ -15,22 +15,32 @@
 //! timer and calendar-slot lateness) without a lasting excess.
 //!
 //! Memory is bounded by `memlimit` (bytes of `Packet::mem_size`): over it,
-//! packets are dropped from the fattest flow of an approximately fattest
-//! tin (see [`memlimit`](super::memlimit)): one using more than a quarter
-//! of the memory of the true fattest.
+//! packets are dropped from the fattest flow of the tin whose memory is
+//! (approximately) slowest to drain at the tin's rate (see
+//! [`memlimit`](super::memlimit)), so that a flood spread over many slow
+//! tins cannot take the queue of a fast one that holds more bytes.
+//!
+//! Enqueue never refuses a packet of an existing tin: every tin owns a
+//! reserved flow slot besides the shared pool (see
+//! [`flow_table`](super::flow_table)). Every tin follows the default tin
+//! rate unless given its own. Scheduler-wide counters ([`Totals`]) are
+//! kept incrementally, so reading them never walks the tins. Changing the
+//! number of tins is done by building a new scheduler (all allocation
+//! outside the qdisc lock) and moving everything into it with
+//! [`Scheduler::take_over`].
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
 use super::calendar::{Calendar, CalendarConfig, CALENDAR_BYTES_PER_TIN};
 use super::cobalt::CobaltConfig;
-use super::flow_table::FlowTable;
+use super::flow_table::{FlowTable, SET_WAYS};
 use super::memlimit::{MemBuckets, MEM_BYTES_PER_TIN};
 use super::overhead::Overhead;
 use super::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 use super::shaper::{Rate, Shaper};
 use super::tin::Tin;
 use super::tin_drr::{TinDrr, TIN_DRR_BYTES_PER_TIN};
-use super::tin_queue::{balanced, FlowMode, TinParams};
+use super::tin_queue::{balanced, FlowMode, TinParams, TinQueue};
 
 /// Most tins one configuration may have.
 pub const MAX_TINS: u32 = 65_535;
@@ -46,20 +56,26 @@ const MAX_EMPTY_TINS: u32 = 64;
 const MAX_OVERLIMIT_DROPS: u32 = 1024;
 
 /// The scheduler's settings. Tin count, pool sizes, MTU, quantum, lag and
-/// calendar are fixed when it is built; the link rate, memory limit,
-/// overhead, COBALT, flow mode, ACK filter and ingress mode can be changed
-/// later (the `set_*` methods), as can each tin's rate and weight.
+/// calendar are fixed when it is built (a new tin count: build a new
+/// scheduler and [`Scheduler::take_over`] the old one); the link rate,
+/// default tin rate, memory limit, overhead, COBALT, flow mode, ACK filter
+/// and ingress mode can be changed later (the `set_*` methods), as can
+/// each tin's rate and weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchedConfig {
     /// Number of tins, 1..=[`MAX_TINS`].
     pub tins: u32,
     /// Link rate, bytes/s (0 = unlimited).
     pub link_rate: u64,
+    /// Rate of every tin not given one of its own, bytes/s (0 = none: only
+    /// the link caps such a tin). "50 Mbit for every host".
+    pub default_tin_rate: u64,
     /// Overhead compensation for both the link and the tin shapers.
     pub overhead: Overhead,
     /// Memory limit, bytes of `Packet::mem_size` over all tins.
     pub memlimit: u64,
-    /// Flow slots in the shared pool (all tins together).
+    /// Flow slots in the shared pool (all tins together; each tin also has
+    /// a reserved slot of its own). See [`pool_slots_for`] for a sizing.
     pub flows: u32,
     /// Host slots in the shared pool (dual/triple isolation).
     pub hosts: u32,
@@ -79,7 +95,10 @@ pub struct SchedConfig {
     /// DRR quantum between tins per unit of weight, bytes.
     pub quantum: u32,
     /// How far (ns) a busy shaper's schedule may fall behind the clock, so
-    /// late wake-ups cost no rate; also bounds the catch-up burst.
+    /// late wake-ups cost no rate; also bounds the catch-up burst. CAKE
+    /// bounds neither; 5 ms (COBALT's default target, a burst a queue may
+    /// hold anyway) covers the softirq and timer lateness of a loaded
+    /// router: at 1 ms, a guest's late wake-ups cost 3.5% of the rate.
     pub max_lag_ns: u64,
     /// Calendar geometry.
     pub calendar: CalendarConfig,
@@ -90,20 +109,69 @@ impl Default for SchedConfig {
         SchedConfig {
             tins: 1,
             link_rate: 0,
+            default_tin_rate: 0,
             overhead: Overhead::default(),
             memlimit: 32 << 20,
-            flows: 4096,
-            hosts: 4096,
+            flows: pool_slots_for(1),
+            hosts: pool_slots_for(1),
             mtu: 1514,
             cobalt: CobaltConfig::default(),
             flow_mode: FlowMode::default(),
             ack_filter: AckFilterMode::Off,
             ingress: false,
             quantum: 1514,
-            max_lag_ns: 1_000_000,
+            max_lag_ns: 5_000_000,
             calendar: CalendarConfig::default(),
         }
     }
+}
+
+impl SchedConfig {
+    /// The default configuration for `tins` tins, with the shared pool
+    /// sized by [`pool_slots_for`].
+    pub fn for_tins(tins: u32) -> SchedConfig {
+        SchedConfig {
+            tins,
+            flows: pool_slots_for(tins),
+            hosts: pool_slots_for(tins),
+            ..SchedConfig::default()
+        }
+    }
+}
+
+/// Minimum size of the shared pool: CAKE's 1024 queues of one tin, four
+/// times over.
+pub const MIN_POOL_SLOTS: u32 = 4096;
+/// Pool slots per tin beyond [`MIN_POOL_SLOTS`].
+pub const POOL_SLOTS_PER_TIN: u32 = 4;
+
+/// Flow (and host) slots of the shared pool for `tins` tins:
+/// `max(4096, 4 x tins)`, rounded up to a multiple of the table's 8 ways.
+///
+/// Four slots per tin hold the flows in progress of every subscriber at
+/// once with room to spare (an active subscriber has a few flows queued at
+/// any instant; a tin that empties gives its slots back), and the 4096
+/// floor gives a few busy tins room for CAKE's 1024 flows each. Beyond
+/// that, flows share slots within their tin, and a tin whose sets are all
+/// taken by others uses its reserved slot, so no tin is ever refused.
+///
+/// Memory this implies per tin (host build, see
+/// [`Scheduler::memory_report`]; the kernel's packet queue, two pointers,
+/// makes its flow slots smaller): [`Scheduler::bytes_per_tin`] (528 bytes:
+/// the tin, its links and its reserved flow slot) plus 4 flow slots (120
+/// bytes each) and 4 host slots (18 bytes each) of the pool, about 1.1 KB
+/// a tin with the calendar's wheels: 10,000 tins take 10,971,632 bytes
+/// (10.5 MiB) in all, 65,535 tins 70,984,688 bytes (67.7 MiB).
+pub const fn pool_slots_for(tins: u32) -> u32 {
+    let per_tin = tins.saturating_mul(POOL_SLOTS_PER_TIN);
+    let n = if per_tin > MIN_POOL_SLOTS {
+        per_tin
+    } else {
+        MIN_POOL_SLOTS
+    };
+    // Round up to whole sets (SET_WAYS is a power of two); no arithmetic
+    // that could overflow, inlined or not.
+    n.saturating_add(SET_WAYS - 1) & !(SET_WAYS - 1)
 }
 
 /// Why a scheduler could not be built.
@@ -133,9 +201,21 @@ pub enum Dequeued<P> {
     Empty,
 }
 
-/// Scheduler-wide counters. At every step
-/// `enqueued = dequeued + dropped + backlog`, in packets and in bytes
-/// (`Packet::len`); refused packets were never enqueued.
+/// What [`Scheduler::enqueue`] reports for an accepted packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The memory limit, enforced after queueing the packet, dropped from
+    /// the packet's own flow (same tin, same flow slot; possibly the packet
+    /// itself). CAKE then returns `NET_XMIT_CN` rather than
+    /// `NET_XMIT_SUCCESS` (the end of `cake_enqueue`), telling a local
+    /// sender to back off.
+    pub own_flow_cut: bool,
+}
+
+/// Scheduler-wide counters, all kept incrementally (reading them never
+/// walks the tins). At every step `enqueued = dequeued + dropped +
+/// backlog`, in packets and in bytes (`Packet::len`); refused packets were
+/// never enqueued.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Packets accepted.
@@ -156,11 +236,45 @@ pub struct Totals {
     pub backlog_bytes: u64,
     /// Of `dropped_packets`, those dropped for the memory limit.
     pub overlimit_drops: u64,
-    /// Packets refused at enqueue (no such tin, no flow slot).
+    /// Of `dropped_packets`, those dropped by COBALT.
+    pub cobalt_drops: u64,
+    /// Of `dropped_packets`, those dropped by the ACK filter.
+    pub ack_drops: u64,
+    /// Packets COBALT marked CE instead of dropping.
+    pub ecn_marks: u64,
+    /// New flows that took (or shared) their tin's reserved flow slot
+    /// because the shared pool had no way for them: the tins'
+    /// [`TinStats::reserved_slot_uses`](super::tin_queue::TinStats)
+    /// summed, those of tins removed by [`Scheduler::take_over`] included.
+    pub reserved_slot_uses: u64,
+    /// Times a tin was parked in the calendar waiting for its own shaper:
+    /// the tins' [`Tin::throttled`] summed, removed tins' included.
+    pub tin_throttles: u64,
+    /// Packets refused at enqueue: no such tin.
     pub refused_packets: u64,
 }
 
 impl Totals {
+    /// Adds `other`'s counters to these (for [`Scheduler::take_over`]).
+    fn absorb(&mut self, other: &Totals) {
+        let add = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        add(&mut self.enqueued_packets, other.enqueued_packets);
+        add(&mut self.enqueued_bytes, other.enqueued_bytes);
+        add(&mut self.dequeued_packets, other.dequeued_packets);
+        add(&mut self.dequeued_bytes, other.dequeued_bytes);
+        add(&mut self.dropped_packets, other.dropped_packets);
+        add(&mut self.dropped_bytes, other.dropped_bytes);
+        add(&mut self.backlog_packets, other.backlog_packets);
+        add(&mut self.backlog_bytes, other.backlog_bytes);
+        add(&mut self.overlimit_drops, other.overlimit_drops);
+        add(&mut self.cobalt_drops, other.cobalt_drops);
+        add(&mut self.ack_drops, other.ack_drops);
+        add(&mut self.ecn_marks, other.ecn_marks);
+        add(&mut self.reserved_slot_uses, other.reserved_slot_uses);
+        add(&mut self.tin_throttles, other.tin_throttles);
+        add(&mut self.refused_packets, other.refused_packets);
+    }
+
     /// The accounting identity above holds, in packets and in bytes.
     pub fn is_balanced(&self) -> bool {
         balanced(
@@ -180,18 +294,29 @@ impl Totals {
 /// Where the memory goes (for `tc` stats and the bench).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryReport {
-    /// Bytes every tin costs, idle or not (its state and links).
+    /// Bytes every tin costs, idle or not: its state, its links and its
+    /// reserved flow slot ([`Scheduler::bytes_per_tin`]).
     pub per_tin_bytes: usize,
     /// Bytes of the calendar's wheels.
     pub calendar_bytes: usize,
-    /// Bytes of the shared flow and host pool.
+    /// Bytes of the shared flow and host pool, and of the reserved slots'
+    /// busy bitmap (one bit a tin).
     pub pool_bytes: usize,
+    /// Everything the scheduler allocated: `tins x per_tin_bytes +
+    /// calendar_bytes + pool_bytes`.
+    pub total_bytes: usize,
     /// Bytes of one flow slot of the pool.
     pub flow_slot_bytes: usize,
     /// Bytes of one host slot of the pool.
     pub host_slot_bytes: usize,
-    /// Flow slots held by tins now.
+    /// Flow slots in the shared pool.
+    pub flow_slots: u32,
+    /// Host slots in the shared pool.
+    pub host_slots: u32,
+    /// Flow slots held by tins now, reserved ones included.
     pub flows_in_use: u32,
+    /// Of `flows_in_use`, reserved slots.
+    pub reserved_in_use: u32,
     /// Host slots held by tins now.
     pub hosts_in_use: u32,
     /// Tins with packets now.
@@ -219,12 +344,23 @@ fn account_drop<P: Packet, A: SliceAlloc>(
     mem: &mut MemBuckets<A>,
     tin: u32,
     p: &P,
+    why: DropReason,
 ) {
     let len = u64::from(p.len());
     totals.dropped_packets = totals.dropped_packets.saturating_add(1);
     totals.dropped_bytes = totals.dropped_bytes.saturating_add(len);
     totals.backlog_packets = totals.backlog_packets.saturating_sub(1);
     totals.backlog_bytes = totals.backlog_bytes.saturating_sub(len);
+    let by_reason = match why {
+        DropReason::Cobalt => Some(&mut totals.cobalt_drops),
+        DropReason::AckFilter => Some(&mut totals.ack_drops),
+        DropReason::Overlimit => Some(&mut totals.overlimit_drops),
+        // Reset has no counter of its own.
+        DropReason::Reconfigure => None,
+    };
+    if let Some(c) = by_reason {
+        *c = c.saturating_add(1);
+    }
     mem.sub(tin, u64::from(p.mem_size()));
 }
 
@@ -246,9 +382,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         {
             return Err(ConfigError::Invalid);
         }
-        let params = tin_params(cfg, 0);
-        let tins = alloc.alloc_slice(cfg.tins as usize, |_| Tin::new(0, params))?;
-        let table = FlowTable::new(alloc, cfg.flows, cfg.hosts)?;
+        let rate = cfg.default_tin_rate;
+        let params = tin_params(cfg, rate);
+        let tins = alloc.alloc_slice(cfg.tins as usize, |_| Tin::new(rate, params))?;
+        let table = FlowTable::new(alloc, cfg.flows, cfg.hosts, cfg.tins)?;
         let calendar = Calendar::new(alloc, cfg.tins, cfg.calendar)?;
         let drr = TinDrr::new(alloc, cfg.tins, cfg.quantum)?;
         let mem = MemBuckets::new(alloc, cfg.tins)?;
@@ -301,9 +438,12 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     }
 
     /// Queues `pkt` on `tin` at `now` (ns). On `Err` the packet itself went
-    /// to `sink`: `tin` does not exist ([`DropReason::Reconfigure`]) or no
-    /// flow slot was free. Other packets may go to `sink` either way (ACK
-    /// filter, memory limit).
+    /// to `sink`: `tin` does not exist ([`DropReason::Reconfigure`]); an
+    /// existing tin never refuses a packet (every tin has a reserved flow
+    /// slot for when the shared pool has no way for a new flow). Other
+    /// packets may go to `sink` either way (ACK filter, memory limit); on
+    /// `Ok`, [`Enqueued::own_flow_cut`] says whether the memory limit cut
+    /// into this packet's own flow (the kernel's `NET_XMIT_CN`).
     pub fn enqueue(
         &mut self,
         tin: u32,
@@ -311,7 +451,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         keys: FlowKeys,
         now: u64,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
-    ) -> Result<(), DropReason> {
+    ) -> Result<Enqueued, DropReason> {
         let Some(t) = self.tins.get_mut(tin as usize) else {
             self.totals.refused_packets = self.totals.refused_packets.saturating_add(1);
             sink(pkt, DropReason::Reconfigure);
@@ -328,6 +468,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let mem = u64::from(pkt.mem_size());
         let was_active = t.queue.is_backlogged();
         let link_idle = self.totals.backlog_packets == 0;
+        let reserved_before = t.queue.stats().reserved_slot_uses;
 
         let totals = &mut self.totals;
         let mb = &mut self.mem;
@@ -340,7 +481,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             keys,
             now,
             &mut |p, r| {
-                account_drop(totals, mb, tin, &p);
+                account_drop(totals, mb, tin, &p, r);
                 dropped_len = dropped_len.saturating_add(p.adjusted_len());
                 sink(p, r);
             },
@@ -349,16 +490,33 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let lag = self.cfg.max_lag_ns;
             charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
         }
-        if let Err((p, r)) = res {
-            self.totals.refused_packets = self.totals.refused_packets.saturating_add(1);
-            sink(p, r);
-            return Err(r);
-        }
+        let slot = match res {
+            Ok(slot) => slot,
+            Err(p) => {
+                // Unreachable: the table has a reserved slot for every tin.
+                self.totals.refused_packets = self.totals.refused_packets.saturating_add(1);
+                sink(p, DropReason::Reconfigure);
+                return Err(DropReason::Reconfigure);
+            }
+        };
+        let reserved = t
+            .queue
+            .stats()
+            .reserved_slot_uses
+            .wrapping_sub(reserved_before);
         let tt = &mut self.totals;
         tt.enqueued_packets = tt.enqueued_packets.saturating_add(1);
         tt.enqueued_bytes = tt.enqueued_bytes.saturating_add(len);
         tt.backlog_packets = tt.backlog_packets.saturating_add(1);
         tt.backlog_bytes = tt.backlog_bytes.saturating_add(len);
+        tt.reserved_slot_uses = tt.reserved_slot_uses.saturating_add(u64::from(reserved));
+        // The memory limit ranks tins by how long their memory takes to
+        // drain at their rate: the tin's cap, else the link's.
+        let drain = match t.shaper.rate().bytes_per_s() {
+            0 => self.link.rate().bytes_per_s(),
+            r => r,
+        };
+        self.mem.set_rate(tin, drain);
         self.mem.add(tin, mem);
 
         if link_idle {
@@ -369,8 +527,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             self.drr.forget_credit(tin);
             self.place(tin, now);
         }
-        self.enforce_memlimit(now, sink);
-        Ok(())
+        let own_flow_cut = self.enforce_memlimit(now, sink, tin, slot);
+        Ok(Enqueued { own_flow_cut })
     }
 
     /// The next packet to send at `now` (ns), or when to ask again.
@@ -406,13 +564,16 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let totals = &mut self.totals;
             let mb = &mut self.mem;
             let mut dropped_len = 0u32;
+            let marks_before = t.queue.stats().ecn_marks;
             let got = t
                 .queue
                 .dequeue(tin, &mut self.table, &t.params, now, &mut |p, r| {
-                    account_drop(totals, mb, tin, &p);
+                    account_drop(totals, mb, tin, &p, r);
                     dropped_len = dropped_len.saturating_add(p.adjusted_len());
                     sink(p, r);
                 });
+            let marks = t.queue.stats().ecn_marks.wrapping_sub(marks_before);
+            self.totals.ecn_marks = self.totals.ecn_marks.saturating_add(u64::from(marks));
             if self.cfg.ingress && dropped_len != 0 {
                 let lag = self.cfg.max_lag_ns;
                 charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
@@ -441,6 +602,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             } else if !t.shaper.allows(now) {
                 self.drr.remove(tin);
                 self.calendar.insert(tin, t.shaper.time_next());
+                t.count_throttle();
+                let tt = &mut self.totals;
+                tt.tin_throttles = tt.tin_throttles.saturating_add(1);
             }
             if self.drr.head() != Some(tin) || self.drr.deficit(tin) <= 0 {
                 // `tin`'s turn is over: the pipeline moves one tin on.
@@ -530,22 +694,68 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         true
     }
 
-    /// Changes `tin`'s cap (bytes/s, 0 = only the link) at `now`. Its
-    /// packets stay queued in order; the wait its last packet still owes
-    /// is re-priced. COBALT and the flow quantum follow the new rate (for
-    /// an uncapped tin: the link rate). Returns false if `tin` does not
-    /// exist.
+    /// Gives `tin` a cap of its own (bytes/s, 0 = only the link caps it)
+    /// at `now`: it no longer follows the default tin rate. Its packets
+    /// stay queued in order; the wait its last packet still owes is
+    /// re-priced. COBALT and the flow quantum follow the new rate (for an
+    /// uncapped tin: the link rate). Returns false if `tin` does not exist.
     pub fn set_tin_rate(&mut self, tin: u32, rate: u64, now: u64) -> bool {
-        let params = tin_params(&self.cfg, rate);
         let Some(t) = self.tins.get_mut(tin as usize) else {
             return false;
         };
-        t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
+        t.follows_default = false;
+        self.apply_tin_rate(tin, rate, now);
+        true
+    }
+
+    /// Makes `tin` follow the default tin rate again
+    /// ([`SchedConfig::default_tin_rate`]) from `now`, as
+    /// [`set_tin_rate`](Self::set_tin_rate) would set it. Returns false if
+    /// `tin` does not exist.
+    pub fn set_tin_rate_default(&mut self, tin: u32, now: u64) -> bool {
+        let Some(t) = self.tins.get_mut(tin as usize) else {
+            return false;
+        };
+        t.follows_default = true;
+        self.apply_tin_rate(tin, self.cfg.default_tin_rate, now);
+        true
+    }
+
+    /// Changes the default tin rate (bytes/s, 0 = none: only the link caps
+    /// those tins) at `now`, re-rating every tin that follows it as
+    /// [`set_tin_rate`](Self::set_tin_rate) would, and no other. O(tins)
+    /// for this rare configuration change; no queued packet is touched,
+    /// dropped or reordered.
+    pub fn set_default_tin_rate(&mut self, rate: u64, now: u64) {
+        self.cfg.default_tin_rate = rate;
+        for tin in 0..self.cfg.tins {
+            if self
+                .tins
+                .get(tin as usize)
+                .is_some_and(|t| t.follows_default && t.rate() != rate)
+            {
+                self.apply_tin_rate(tin, rate, now);
+            }
+        }
+    }
+
+    /// Re-rates `tin` (see [`set_tin_rate`](Self::set_tin_rate)) without
+    /// changing whether it follows the default. The rate it already has
+    /// leaves its shaper alone (re-pricing would round).
+    fn apply_tin_rate(&mut self, tin: u32, rate: u64, now: u64) {
+        let params = tin_params(&self.cfg, rate);
+        let epoch = self.params_epoch;
+        let Some(t) = self.tins.get_mut(tin as usize) else {
+            return;
+        };
+        if t.shaper.rate().bytes_per_s() != rate {
+            t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
+        }
         t.params = params;
+        t.params_epoch = epoch;
         if t.queue.is_backlogged() {
             self.place(tin, now);
         }
-        true
     }
 
     /// Sets `tin`'s DRR weight (0 is taken as 1): its share of a congested
@@ -574,30 +784,195 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let totals = &mut self.totals;
             let mb = &mut self.mem;
             t.queue.reset(tin, &mut self.table, &mut |p, r| {
-                account_drop(totals, mb, tin, &p);
+                account_drop(totals, mb, tin, &p, r);
                 sink(p, r);
             });
         }
     }
 
-    /// Where the memory goes.
+    /// Moves everything out of `old` into this scheduler at `now`: the way
+    /// to change the number of tins live. Build `self` first (all
+    /// allocation happens there, outside the qdisc lock) with the new
+    /// configuration, then call this under the lock.
+    ///
+    /// - Every queued packet of `old` moves to the same tin here if it
+    ///   exists, else to `default_tin`, each flow's packets in order (as
+    ///   long as a flow occupied one slot in `old`, which it always does
+    ///   except for flows queued across a flow-mode change). Its flow is
+    ///   found again with `keys` under this scheduler's flow mode. It keeps
+    ///   its enqueue time and adjusted length. Nothing is dropped, not even
+    ///   over the memory limit: that is enforced from the next enqueue on.
+    /// - Tins in both keep their settings (own rate or following the
+    ///   default, which is this scheduler's
+    ///   [`SchedConfig::default_tin_rate`]; weight), their shaper's time
+    ///   base (a tin that owed time still owes it, re-priced if its rate
+    ///   changes) and their cumulative counters
+    ///   ([`TinStats`](super::tin_queue::TinStats), throttle count). The
+    ///   link shaper keeps its time base too, at this scheduler's link
+    ///   rate. Scheduler-wide settings are this scheduler's.
+    /// - Scheduler-wide [`Totals`] are added to this scheduler's, so the
+    ///   accounting identity keeps holding (`reserved_slot_uses` also
+    ///   counts flows the move itself puts in reserved slots). Packets
+    ///   moved into `default_tin` from removed tins count as accepted by
+    ///   it, so its own identity holds too; the counters of removed tins
+    ///   live on only in the totals.
+    /// - Lost: COBALT state, DRR++ deficits and sparse/bulk status of the
+    ///   flows (moved flows start as new flows) and the tins' DRR credit.
+    ///
+    /// `old` is left empty and idle, its counters zeroed (they moved); its
+    /// settings stay. Fails, changing nothing, if `default_tin` does not
+    /// exist here. O(queued packets + tins + flow slots held).
+    pub fn take_over(
+        &mut self,
+        old: &mut Scheduler<Q, A>,
+        default_tin: u32,
+        keys: &mut dyn FnMut(&Q::Packet) -> FlowKeys,
+        now: u64,
+    ) -> Result<(), ConfigError> {
+        if default_tin >= self.cfg.tins {
+            return Err(ConfigError::Invalid);
+        }
+        self.totals.absorb(&old.totals);
+        old.totals = Totals::default();
+        self.link = old.link;
+        if self.link.rate().bytes_per_s() != self.cfg.link_rate {
+            self.link
+                .set_rate(Rate::from_bytes_per_s(self.cfg.link_rate), now);
+        }
+        let epoch = self.params_epoch;
+        // Tins in index order: `default_tin` (a tin of both if `old` had
+        // it) has its settings before removed tins' packets reach it.
+        for tin in 0..old.cfg.tins {
+            let Some(ot) = old.tins.get_mut(tin as usize) else {
+                continue;
+            };
+            let kept = tin < self.cfg.tins;
+            let dest = if kept { tin } else { default_tin };
+            let Some(t) = self.tins.get_mut(dest as usize) else {
+                continue;
+            };
+            let moving = ot.queue.is_backlogged();
+            if kept {
+                t.follows_default = ot.follows_default;
+                let rate = if ot.follows_default {
+                    self.cfg.default_tin_rate
+                } else {
+                    ot.rate()
+                };
+                t.shaper = ot.shaper;
+                if t.shaper.rate().bytes_per_s() != rate {
+                    t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
+                }
+                t.params = tin_params(&self.cfg, rate);
+                t.params_epoch = epoch;
+                t.weight = ot.weight;
+                self.drr.set_weight(tin, ot.weight);
+                // The throttle count with the other counters.
+                t.queue.stats_mut().carry_counters(ot.queue.stats());
+            } else {
+                refresh_params(t, &self.cfg, epoch);
+            }
+            if moving && !t.queue.is_backlogged() && !kept {
+                // Idle until now: an idle period earns no credit.
+                t.shaper.restart(now);
+            }
+            let (mut n, mut bytes) = (0u64, 0u64);
+            let reserved_before = t.queue.stats().reserved_slot_uses;
+            let table = &mut self.table;
+            let mem = &mut self.mem;
+            let totals = &mut self.totals;
+            // Also gives an idle tin's (decaying) flow slots back.
+            ot.queue.drain(&mut old.table, &mut |p| {
+                let k = keys(&p);
+                let (len, m) = (u64::from(p.len()), u64::from(p.mem_size()));
+                match t.queue.requeue(dest, table, &t.params, p, &k) {
+                    Ok(()) => {
+                        n = n.wrapping_add(1);
+                        bytes = bytes.wrapping_add(len);
+                        mem.add(dest, m);
+                    }
+                    Err(p) => {
+                        // Unreachable: every tin here has a reserved flow
+                        // slot. Were it not, the packet would be freed
+                        // (dropping its handle) and booked as dropped.
+                        totals.dropped_packets = totals.dropped_packets.saturating_add(1);
+                        totals.dropped_bytes = totals.dropped_bytes.saturating_add(len);
+                        totals.backlog_packets = totals.backlog_packets.saturating_sub(1);
+                        totals.backlog_bytes = totals.backlog_bytes.saturating_sub(len);
+                        drop(p);
+                    }
+                }
+            });
+            let st = t.queue.stats_mut();
+            if !kept {
+                // Packets entering the default tin.
+                st.packets = st.packets.wrapping_add(n);
+                st.bytes = st.bytes.wrapping_add(bytes);
+            }
+            // Flows the move itself sent to a reserved slot.
+            let reserved = st.reserved_slot_uses.wrapping_sub(reserved_before);
+            let tt = &mut self.totals;
+            tt.reserved_slot_uses = tt.reserved_slot_uses.saturating_add(u64::from(reserved));
+            ot.queue = TinQueue::new();
+        }
+        // `old` is idle now: empty its ring, calendar and memory buckets.
+        for _ in 0..=old.cfg.tins {
+            let Some(tin) = old.drr.pop_front() else {
+                break;
+            };
+            old.drr.forget_credit(tin);
+        }
+        old.calendar.clear();
+        old.mem.clear();
+        // File every tin that has packets where its shaper says (a tin
+        // that waited in `old` is no new throttle).
+        for tin in 0..self.cfg.tins {
+            if self
+                .tins
+                .get(tin as usize)
+                .is_some_and(|t| t.queue.is_backlogged())
+            {
+                self.file(tin, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the memory goes. O(1).
     pub fn memory_report(&self) -> MemoryReport {
+        let per_tin_bytes = Self::bytes_per_tin();
+        let calendar_bytes = self.calendar.wheel_bytes();
+        // The reserved slots themselves are in `per_tin_bytes`.
+        let pool_bytes = self.table.memory_bytes().saturating_sub(
+            (self.cfg.tins as usize).saturating_mul(FlowTable::<Q, A>::reserved_slot_size()),
+        );
         MemoryReport {
-            per_tin_bytes: Self::bytes_per_tin(),
-            calendar_bytes: self.calendar.wheel_bytes(),
-            pool_bytes: self.table.memory_bytes(),
+            per_tin_bytes,
+            calendar_bytes,
+            pool_bytes,
+            total_bytes: (self.cfg.tins as usize)
+                .saturating_mul(per_tin_bytes)
+                .saturating_add(calendar_bytes)
+                .saturating_add(pool_bytes),
             flow_slot_bytes: FlowTable::<Q, A>::flow_slot_size(),
             host_slot_bytes: FlowTable::<Q, A>::host_slot_size(),
+            flow_slots: self.table.flow_capacity(),
+            host_slots: self.table.host_capacity(),
             flows_in_use: self.table.flows_in_use(),
+            reserved_in_use: self.table.reserved_in_use(),
             hosts_in_use: self.table.hosts_in_use(),
             active_tins: self.drr.len().saturating_add(self.calendar.len()),
         }
     }
 
-    /// Bytes every tin costs: its [`Tin`] and its links in the calendar,
-    /// the DRR ring and the memory buckets.
+    /// Bytes every tin costs: its [`Tin`], its links in the calendar, the
+    /// DRR ring and the memory buckets, and its reserved flow slot.
     pub const fn bytes_per_tin() -> usize {
-        size_of::<Tin>() + CALENDAR_BYTES_PER_TIN + TIN_DRR_BYTES_PER_TIN + MEM_BYTES_PER_TIN
+        size_of::<Tin>()
+            + CALENDAR_BYTES_PER_TIN
+            + TIN_DRR_BYTES_PER_TIN
+            + MEM_BYTES_PER_TIN
+            + FlowTable::<Q, A>::reserved_slot_size()
     }
 
     /// Starts loading what the next dequeues will read, once `served`
@@ -646,42 +1021,73 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     }
 
     /// Puts backlogged `tin` where its shaper says: the DRR ring if it may
-    /// send at `now`, else the calendar.
+    /// send at `now`, else the calendar (counted as a throttle unless it
+    /// was there already).
     fn place(&mut self, tin: u32, now: u64) {
+        if self.file(tin, now) {
+            if let Some(t) = self.tins.get_mut(tin as usize) {
+                t.count_throttle();
+            }
+            let tt = &mut self.totals;
+            tt.tin_throttles = tt.tin_throttles.saturating_add(1);
+        }
+    }
+
+    /// [`place`](Self::place) without counting; returns whether `tin` went
+    /// to the calendar from elsewhere.
+    fn file(&mut self, tin: u32, now: u64) -> bool {
         let Some(t) = self.tins.get(tin as usize) else {
-            return;
+            return false;
         };
         if t.shaper.allows(now) {
             self.calendar.remove(tin);
             self.drr.push_back(tin);
+            false
         } else {
             self.drr.remove(tin);
+            let newly_parked = !self.calendar.contains(tin);
             self.calendar.insert(tin, t.shaper.time_next());
+            newly_parked
         }
     }
 
     /// Drops from the fattest flow of an approximately fattest tin while
-    /// over the memory limit.
-    fn enforce_memlimit(&mut self, now: u64, sink: &mut dyn FnMut(Q::Packet, DropReason)) {
+    /// over the memory limit. Returns whether it dropped from flow slot
+    /// `own_slot` of tin `own_tin` (the flow just enqueued to, as CAKE's
+    /// `same_flow`).
+    fn enforce_memlimit(
+        &mut self,
+        now: u64,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+        own_tin: u32,
+        own_slot: u32,
+    ) -> bool {
+        let mut own_cut = false;
         for _ in 0..MAX_OVERLIMIT_DROPS {
             if self.mem.total() <= self.cfg.memlimit {
-                return;
+                break;
             }
             let Some(fat) = self.mem.fattest() else {
-                return;
+                break;
             };
             let Some(t) = self.tins.get_mut(fat as usize) else {
-                return;
+                break;
             };
-            let Some(p) = t.queue.drop_fattest(fat, &mut self.table, &t.params, now) else {
-                return;
+            let Some((p, slot)) = t.queue.drop_fattest(fat, &mut self.table, &t.params, now) else {
+                break;
             };
-            account_drop(&mut self.totals, &mut self.mem, fat, &p);
+            own_cut |= fat == own_tin && slot == own_slot;
+            account_drop(
+                &mut self.totals,
+                &mut self.mem,
+                fat,
+                &p,
+                DropReason::Overlimit,
+            );
             if self.cfg.ingress {
                 let lag = self.cfg.max_lag_ns;
                 charge_dropped(&mut t.shaper, &mut self.link, p.adjusted_len(), now, lag);
             }
-            self.totals.overlimit_drops = self.totals.overlimit_drops.saturating_add(1);
             if !t.queue.is_backlogged() {
                 self.drr.remove(fat);
                 self.drr.forget_credit(fat);
@@ -689,6 +1095,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             sink(p, DropReason::Overlimit);
         }
+        own_cut
     }
 }
 
@@ -741,6 +1148,7 @@ mod tests {
 
     use super::*;
     use crate::sched::test_support::{HostAlloc, TestPacket, TestQueue};
+    use crate::sched::tin_queue::TinStats;
     use core::cell::RefCell;
     use std::vec::Vec;
 
@@ -978,6 +1386,23 @@ mod tests {
     }
 
     #[test]
+    fn the_same_rate_again_keeps_the_schedule() {
+        let mut s = sched(1, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        s.set_tin_rate(0, 3_000, 0); // 1/3 ms a byte: re-pricing rounds
+        for i in 0..2 {
+            s.enqueue(0, pkt(i, 0, 1500), keys(1), 0, &mut sink)
+                .unwrap();
+        }
+        assert!(matches!(s.dequeue(0, &mut sink), Dequeued::Packet(_)));
+        let due = s.tin(0).unwrap().time_next();
+        for now in 1..100 {
+            assert!(s.set_tin_rate(0, 3_000, now * 1_000));
+        }
+        assert_eq!(s.tin(0).unwrap().time_next(), due);
+    }
+
+    #[test]
     fn weights_split_a_congested_link() {
         let mut s = sched(2, 1_000_000);
         // COBALT may drop from the standing queues: only shares matter.
@@ -1159,5 +1584,456 @@ mod tests {
     #[test]
     fn idle_tin_fits_in_2k() {
         assert!(Sched::bytes_per_tin() <= 2048, "{}", Sched::bytes_per_tin());
+    }
+
+    #[test]
+    fn tin_state_stays_within_352_bytes() {
+        // Every tin's state is prefetched whole before it is served, so
+        // with thousands of backlogged tins its size is memory traffic
+        // per packet: 352 bytes (5.5 cache lines) is what it was before
+        // the default-rate flag and the throttle count (the latter sits in
+        // TinStats' padding); keep it from growing unnoticed.
+        assert!(size_of::<Tin>() <= 352, "{}", size_of::<Tin>());
+    }
+
+    #[test]
+    fn pool_sizing_and_memory_for_10000_tins() {
+        assert_eq!(pool_slots_for(0), 4096);
+        assert_eq!(pool_slots_for(1), 4096);
+        assert_eq!(pool_slots_for(1024), 4096);
+        assert_eq!(pool_slots_for(1025), 4104, "4100 rounded up to whole sets");
+        assert_eq!(pool_slots_for(10_000), 40_000);
+        assert_eq!(pool_slots_for(MAX_TINS), 262_144);
+        assert_eq!(pool_slots_for(u32::MAX) % SET_WAYS, 0);
+        let cfg = SchedConfig::for_tins(10_000);
+        assert_eq!((cfg.tins, cfg.flows, cfg.hosts), (10_000, 40_000, 40_000));
+        let mut alloc = HostAlloc::default();
+        let s: Sched = Scheduler::new(&mut alloc, &cfg).unwrap();
+        let m = s.memory_report();
+        // The report accounts for every byte allocated.
+        assert_eq!(m.total_bytes, alloc.bytes);
+        assert_eq!((m.flow_slots, m.host_slots), (40_000, 40_000));
+        assert!(m.total_bytes < 16 << 20, "{m:?}");
+        // A tin's share: its own state and reserved slot, 4 flow and 4
+        // host slots of the pool, its share of the calendar wheels (the
+        // figure in `pool_slots_for`'s documentation).
+        assert_eq!(m.total_bytes, 10_971_632);
+    }
+
+    #[test]
+    fn full_pool_never_refuses_a_tin() {
+        // One set of 8 ways, taken by tin 0's flows: tins 1 and 2 get
+        // their reserved slots, and give them back when idle.
+        let cfg = SchedConfig {
+            tins: 3,
+            flows: 8,
+            hosts: 8,
+            ..SchedConfig::default()
+        };
+        let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for f in 0..12 {
+            s.enqueue(0, pkt(f.into(), 0, 100), keys(f), 0, &mut sink)
+                .unwrap();
+        }
+        // Tin 0's flows beyond 8 share its own ways.
+        assert_eq!(s.memory_report().reserved_in_use, 0);
+        assert_eq!(s.tin(0).unwrap().stats().ways.collisions, 4);
+        for t in 1..3 {
+            for f in 0..3 {
+                let id = u64::from(t * 100 + f);
+                s.enqueue(t, pkt(id, t, 100), keys(f), 0, &mut sink)
+                    .unwrap();
+            }
+            // One new flow took the reserved slot, two more shared it.
+            assert_eq!(s.tin(t).unwrap().stats().reserved_slot_uses, 3);
+        }
+        let m = s.memory_report();
+        assert_eq!((m.flows_in_use, m.reserved_in_use), (8 + 2, 2));
+        let uses: u64 = (0..3)
+            .map(|t| u64::from(s.tin(t).unwrap().stats().reserved_slot_uses))
+            .sum();
+        assert_eq!(s.totals().reserved_slot_uses, uses);
+        assert_eq!(s.totals().refused_packets, 0);
+        check_accounting(&s);
+        let mut out = 0;
+        while let Dequeued::Packet(_) = s.dequeue(0, &mut sink) {
+            out += 1;
+        }
+        assert_eq!(out, 18);
+        let m = s.memory_report();
+        assert_eq!(
+            (m.flows_in_use, m.reserved_in_use),
+            (0, 0),
+            "idle: no flow state"
+        );
+        check_accounting(&s);
+    }
+
+    #[test]
+    fn enqueue_reports_cuts_into_the_own_flow() {
+        let cfg = SchedConfig {
+            tins: 2,
+            memlimit: 5_000,
+            ..SchedConfig::default()
+        };
+        let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        let drops = RefCell::new(Vec::new());
+        let mut sink = |p: TestPacket, r| drops.borrow_mut().push((p.id, r));
+        // Tin 1 holds 4000 bytes in flow 7.
+        for i in 0..4 {
+            let e = s.enqueue(1, pkt(i, 1, 1000), keys(7), 0, &mut sink);
+            assert_eq!(
+                e,
+                Ok(Enqueued {
+                    own_flow_cut: false
+                })
+            );
+        }
+        // Tin 0's packet goes over the limit; the fattest flow is tin 1's.
+        let e = s.enqueue(0, pkt(10, 0, 1500), keys(7), 0, &mut sink);
+        assert_eq!(
+            e,
+            Ok(Enqueued {
+                own_flow_cut: false
+            })
+        );
+        assert_eq!(*drops.borrow(), [(0, DropReason::Overlimit)]);
+        // Tin 1's own flow is the fattest: the cut is in its own flow.
+        let e = s.enqueue(1, pkt(4, 1, 1000), keys(7), 0, &mut sink);
+        assert_eq!(e, Ok(Enqueued { own_flow_cut: true }));
+        assert_eq!(drops.borrow().last(), Some(&(1, DropReason::Overlimit)));
+        // Another flow of the same tin is not its own flow.
+        drops.borrow_mut().clear();
+        let e = s.enqueue(1, pkt(5, 1, 600), keys(8), 0, &mut sink);
+        assert_eq!(
+            e,
+            Ok(Enqueued {
+                own_flow_cut: false
+            })
+        );
+        assert_eq!(*drops.borrow(), [(2, DropReason::Overlimit)]);
+        // A packet bigger than everything queued may cut itself.
+        let cfg = SchedConfig {
+            tins: 1,
+            memlimit: 4_096,
+            ..SchedConfig::default()
+        };
+        let mut s2: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        drops.borrow_mut().clear();
+        let e = s2.enqueue(0, pkt(1, 0, 5000), keys(1), 0, &mut sink);
+        assert_eq!(e, Ok(Enqueued { own_flow_cut: true }));
+        assert_eq!(*drops.borrow(), [(1, DropReason::Overlimit)]);
+        check_accounting(&s);
+        check_accounting(&s2);
+    }
+
+    /// The scheduler-wide counters equal the sums over the tins.
+    fn check_totals(s: &Sched) {
+        let t = s.totals();
+        let sum = |f: &dyn Fn(&TinStats) -> u32| -> u64 {
+            (0..s.tin_count())
+                .map(|i| u64::from(f(s.tin(i).unwrap().stats())))
+                .sum()
+        };
+        assert_eq!(t.cobalt_drops, sum(&|st| st.cobalt_drops));
+        assert_eq!(t.ack_drops, sum(&|st| st.ack_drops));
+        assert_eq!(t.overlimit_drops, sum(&|st| st.overlimit_drops));
+        assert_eq!(t.ecn_marks, sum(&|st| st.ecn_marks));
+        assert_eq!(t.reserved_slot_uses, sum(&|st| st.reserved_slot_uses));
+        let throttles: u64 = (0..s.tin_count())
+            .map(|i| u64::from(s.tin(i).unwrap().throttled()))
+            .sum();
+        assert_eq!(t.tin_throttles, throttles);
+    }
+
+    #[test]
+    fn totals_are_kept_without_walking_tins() {
+        let mut s = sched(3, 0);
+        s.set_cobalt(CobaltConfig::preset(crate::sched::cobalt::RttPreset::Lan));
+        s.set_ack_filter(AckFilterMode::Aggressive);
+        // Tin 0: a standing queue of non-ECT packets (COBALT drops), tin 1
+        // the same ECN-capable (marks), both capped (throttles); tin 2 ACKs.
+        s.set_tin_rate(0, 1_000_000, 0);
+        s.set_tin_rate(1, 1_000_000, 0);
+        let mut sink = |_: TestPacket, _| {};
+        let mut now = 0;
+        let mut id = 0;
+        for _ in 0..3000 {
+            for t in 0..2u32 {
+                while s.tin(t).unwrap().backlog_packets() < 30 {
+                    id += 1;
+                    let mut p = pkt(id, t, 1000);
+                    p.ect = t == 1;
+                    s.enqueue(t, p, keys(1), now, &mut sink).unwrap();
+                }
+            }
+            id += 1;
+            let mut a = pkt(id, 2, 60);
+            a.ack = Some(crate::sched::packet::AckInfo {
+                conn_hash: 1,
+                ack_seq: id as u32,
+                flags: 0x10,
+                ..Default::default()
+            });
+            s.enqueue(2, a, keys(1), now, &mut sink).unwrap();
+            match s.dequeue(now, &mut sink) {
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Packet(_) => now += 100_000,
+                Dequeued::Empty => {}
+            }
+        }
+        let t = *s.totals();
+        assert!(
+            t.cobalt_drops > 0 && t.ecn_marks > 0 && t.ack_drops > 0,
+            "{t:?}"
+        );
+        assert!(t.tin_throttles > 0 && s.tin(0).unwrap().throttled() > 0);
+        check_totals(&s);
+        check_accounting(&s);
+    }
+
+    #[test]
+    fn default_tin_rate_is_followed_until_overridden() {
+        let cfg = SchedConfig {
+            tins: 3,
+            default_tin_rate: 125_000,
+            ..SchedConfig::default()
+        };
+        let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for t in 0..3 {
+            assert!(s.tin(t).unwrap().follows_default_rate());
+            assert_eq!(s.tin(t).unwrap().rate(), 125_000);
+        }
+        assert!(s.set_tin_rate(1, 1_000, 0));
+        assert!(!s.tin(1).unwrap().follows_default_rate());
+        // An own rate of 0 (only the link caps it) is not the default.
+        assert!(s.set_tin_rate(2, 0, 0));
+        assert!(!s.tin(2).unwrap().follows_default_rate());
+        for i in 0..3 {
+            for t in 0..3 {
+                let id = u64::from(t) * 10 + i;
+                s.enqueue(t, pkt(id, t, 1500), keys(1), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        let mut got: Vec<u64> = Vec::new();
+        for _ in 0..3 {
+            if let Dequeued::Packet(p) = s.dequeue(0, &mut sink) {
+                got.push(p.id);
+            }
+        }
+        // Tin 0 waits 12 ms for its next packet, tin 1 1.5 s.
+        assert_eq!(s.waiting_tins(), 2);
+        assert_eq!(s.tin(0).unwrap().time_next(), 12_000_000);
+        // Re-rating the default moves tin 0 only (a quarter of its wait
+        // is left at 4x the rate).
+        s.set_default_tin_rate(500_000, 6_000_000);
+        assert_eq!(s.config().default_tin_rate, 500_000);
+        assert_eq!(s.tin(0).unwrap().rate(), 500_000);
+        assert_eq!(s.tin(0).unwrap().time_next(), 6_000_000 + 1_500_000);
+        assert_eq!(s.tin(1).unwrap().rate(), 1_000);
+        assert_eq!(s.tin(2).unwrap().rate(), 0);
+        assert_eq!(s.tin(0).unwrap().params().rate(), 500_000);
+        // The same rate again, own or default, changes nothing.
+        let due = s.tin(0).unwrap().time_next();
+        assert!(s.set_tin_rate_default(0, 6_000_100));
+        s.set_default_tin_rate(500_000, 6_000_200);
+        assert_eq!(s.tin(0).unwrap().time_next(), due);
+        assert!(s.tin(0).unwrap().follows_default_rate());
+        // Tin 1 follows the default again.
+        assert!(s.set_tin_rate_default(1, 6_000_000));
+        assert!(s.tin(1).unwrap().follows_default_rate());
+        assert_eq!(s.tin(1).unwrap().rate(), 500_000);
+        assert!(!s.set_tin_rate_default(3, 0));
+        // Nothing dropped or reordered.
+        let mut now = 6_000_000;
+        loop {
+            match s.dequeue(now, &mut sink) {
+                Dequeued::Packet(p) => got.push(p.id),
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        assert_eq!(got.len(), 9);
+        for t in 0..3 {
+            let ids: Vec<u64> = got.iter().copied().filter(|id| id / 10 == t).collect();
+            assert_eq!(ids, [t * 10, t * 10 + 1, t * 10 + 2]);
+        }
+        check_accounting(&s);
+    }
+
+    /// Flow of a take-over test packet: ids are `tin * 1000 + flow * 100 +
+    /// seq`, and the keys follow the flow, whatever tin the packet is in.
+    fn flow_of(p: &TestPacket) -> u32 {
+        (p.id / 100) as u32
+    }
+
+    #[test]
+    fn take_over_moves_everything_and_keeps_settings() {
+        let cfg = SchedConfig {
+            tins: 4,
+            default_tin_rate: 1_000_000,
+            memlimit: 1 << 20,
+            ..SchedConfig::default()
+        };
+        let mut old: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        old.set_tin_rate(0, 125_000, 0);
+        old.set_tin_weight(0, 3);
+        for t in 0..4u32 {
+            for f in 0..3u64 {
+                for seq in 0..5u64 {
+                    let id = u64::from(t) * 1000 + f * 100 + seq;
+                    let p = pkt(id, t, 1000);
+                    old.enqueue(t, p, keys((id / 100) as u32), 0, &mut sink)
+                        .unwrap();
+                }
+            }
+        }
+        // Some history: a packet of each tin out, so tin 0 owes 8 ms.
+        for _ in 0..4 {
+            let Dequeued::Packet(_) = old.dequeue(0, &mut sink) else {
+                panic!()
+            };
+        }
+        let before = *old.totals();
+        let tin0 = *old.tin(0).unwrap().stats();
+        let owed = old.tin(0).unwrap().time_next();
+        assert_eq!(owed, 8_000_000);
+        // Shrink to 2 tins, removed tins' packets to tin 1, a tighter
+        // memory limit that the move itself does not enforce.
+        let small = SchedConfig {
+            tins: 2,
+            memlimit: 20_000,
+            ..cfg
+        };
+        let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &small).unwrap();
+        let mut k = |p: &TestPacket| keys(flow_of(p));
+        assert_eq!(
+            s.take_over(&mut old, 2, &mut k, 1_000),
+            Err(ConfigError::Invalid)
+        );
+        assert_eq!(old.totals(), &before, "a failed take-over changes nothing");
+        s.take_over(&mut old, 1, &mut k, 1_000).unwrap();
+        // Everything moved, nothing lost, the identity holds.
+        assert_eq!(s.totals(), &before);
+        assert_eq!(s.totals().backlog_packets, 56);
+        assert_eq!(s.mem_used(), 56_000);
+        check_accounting(&s);
+        // `old` is empty and idle, its counters gone with the packets.
+        assert_eq!(old.totals(), &Totals::default());
+        assert_eq!(
+            (old.mem_used(), old.eligible_tins(), old.waiting_tins()),
+            (0, 0, 0)
+        );
+        assert_eq!(old.memory_report().flows_in_use, 0);
+        assert_eq!(old.dequeue(1_000, &mut sink), Dequeued::Empty);
+        check_accounting(&old);
+        // Settings and counters of tin 0 carried over, its debt too.
+        let t0 = s.tin(0).unwrap();
+        assert_eq!(
+            (t0.rate(), t0.weight(), t0.follows_default_rate()),
+            (125_000, 3, false)
+        );
+        assert_eq!(t0.time_next(), owed);
+        assert_eq!(t0.stats().packets, tin0.packets);
+        assert_eq!(t0.stats().dequeued_packets, 1);
+        let t1 = s.tin(1).unwrap();
+        assert!(t1.follows_default_rate());
+        // Tin 1: its own 15 packets, and tins 2 and 3's 14 queued each.
+        assert_eq!(t1.stats().packets, 15 + 28);
+        assert_eq!(t1.backlog_packets(), 14 + 28);
+        assert_eq!(s.waiting_tins() + s.eligible_tins(), 2);
+        // The limit bites at the next enqueue.
+        let e = s.enqueue(0, pkt(9_999, 0, 1000), keys(99), 1_000, &mut sink_ok());
+        assert!(e.is_ok());
+        assert!(s.mem_used() <= 20_000);
+        check_accounting(&s);
+        // Everything comes out, each flow in order.
+        let mut last: std::collections::BTreeMap<u32, u64> = Default::default();
+        let mut now = 1_000;
+        let mut n = 0;
+        loop {
+            match s.dequeue(now, &mut |_, _| {}) {
+                Dequeued::Packet(p) => {
+                    let prev = last.insert(flow_of(&p), p.id);
+                    assert!(
+                        prev.map_or(true, |l| l < p.id),
+                        "flow {} reordered",
+                        flow_of(&p)
+                    );
+                    n += 1;
+                }
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        assert!(n > 0);
+        check_accounting(&s);
+        assert_eq!(s.memory_report().flows_in_use, 0);
+    }
+
+    fn sink_ok() -> impl FnMut(TestPacket, DropReason) {
+        |_, r| assert_eq!(r, DropReason::Overlimit)
+    }
+
+    #[test]
+    fn take_over_grows_and_keeps_the_default_rate_followers() {
+        let cfg = SchedConfig {
+            tins: 2,
+            default_tin_rate: 125_000,
+            ..SchedConfig::default()
+        };
+        let mut old: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        old.set_tin_rate(1, 250_000, 0);
+        old.set_link_rate(12_500_000, 0);
+        for t in 0..2u32 {
+            for seq in 0..3u64 {
+                let id = u64::from(t) * 1000 + seq;
+                old.enqueue(t, pkt(id, t, 1500), keys(t), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        let Dequeued::Packet(_) = old.dequeue(0, &mut sink) else {
+            panic!()
+        };
+        let link_next = old.link.time_next();
+        // Grow to 5 tins with a new default rate: followers take it, the
+        // tin with its own rate keeps it, the new tins follow.
+        let big = SchedConfig {
+            tins: 5,
+            default_tin_rate: 500_000,
+            link_rate: 12_500_000,
+            ..cfg
+        };
+        let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &big).unwrap();
+        s.take_over(&mut old, 0, &mut |p| keys(p.tag), 10).unwrap();
+        assert_eq!(s.link.time_next(), link_next, "link time base kept");
+        assert_eq!(s.tin(0).unwrap().rate(), 500_000);
+        assert!(s.tin(0).unwrap().follows_default_rate());
+        assert_eq!(s.tin(1).unwrap().rate(), 250_000);
+        for t in 2..5 {
+            assert_eq!(s.tin(t).unwrap().rate(), 500_000);
+        }
+        assert_eq!(s.totals().backlog_packets, 5);
+        check_accounting(&s);
+        check_totals(&s);
+        // Still works: new tins take packets, all leave.
+        s.enqueue(4, pkt(4_000, 4, 100), keys(4), 10, &mut sink)
+            .unwrap();
+        let mut now = 10;
+        let mut n = 0;
+        loop {
+            match s.dequeue(now, &mut sink) {
+                Dequeued::Packet(_) => n += 1,
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        assert_eq!(n, 6);
+        check_accounting(&s);
     }
 }

@@ -5,7 +5,10 @@
 //! flow is managed by COBALT, and the ACK filter runs at enqueue. The flow
 //! state lives in the shared [`FlowTable`]; a [`TinQueue`] is only list heads,
 //! counters and stats, so an idle tin is small and holds no flow slots (the
-//! tin gives all its slots back whenever its last packet leaves).
+//! tin gives all its slots back whenever its last packet leaves). A packet
+//! is never refused: a flow the pool has no way for goes to the tin's
+//! reserved slot. For a live change of the tin count the scheduler drains
+//! a tin's packets flow by flow and requeues them elsewhere.
 
 use crate::sched::ack_filter::{self, AckFilterMode};
 use crate::sched::alloc::SliceAlloc;
@@ -158,13 +161,15 @@ impl TinParams {
 
     /// Caps the flow slots the tin may hold in the shared pool (default
     /// [`DEFAULT_MAX_FLOWS`]; 0 is taken as 1). At the cap, new flows share
-    /// the tin's own slots or are refused, never take free ones.
+    /// the tin's own slots, never take free ones; a tin at its cap owning
+    /// no way a new flow could share puts it in its reserved slot, so a tin
+    /// holds at most `max_flows + 1` slots.
     pub fn with_max_flows(mut self, max_flows: u32) -> Self {
         self.max_flows = max_flows.max(1);
         self
     }
 
-    /// Most flow slots the tin may hold.
+    /// Most flow slots the tin may hold in the shared pool.
     pub fn max_flows(&self) -> u32 {
         self.max_flows
     }
@@ -198,8 +203,9 @@ impl TinParams {
 /// A tin's counters and gauges (CAKE's per-tin stats and more). Packets and
 /// bytes use `Packet::len`. At every step:
 /// `packets = dequeued_packets + dropped_packets + backlog_packets`, and the
-/// same in bytes. Refused packets were never enqueued and are counted apart.
-/// The per-reason counters are u32 and wrap, like CAKE's.
+/// same in bytes. Enqueue never refuses a packet for lack of flow state
+/// (see [`TinQueue::enqueue`]). The per-reason counters are u32 and wrap,
+/// like CAKE's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TinStats {
     /// Packets accepted by `enqueue`.
@@ -222,10 +228,14 @@ pub struct TinStats {
     pub overlimit_drops: u32,
     /// Dropped by `reset`.
     pub reset_drops: u32,
-    /// Refused at enqueue: no flow slot in the shared pool.
-    pub refused: u32,
+    /// New flows that took (or shared) the tin's reserved flow slot because
+    /// the shared pool had no way for them.
+    pub reserved_slot_uses: u32,
     /// Packets marked CE by COBALT.
     pub ecn_marks: u32,
+    /// Times the scheduler parked the tin in its calendar to wait for the
+    /// tin's own shaper ([`Tin::throttled`](super::tin::Tin::throttled)).
+    pub throttled: u32,
     /// Queued bytes.
     pub backlog_bytes: u64,
     /// Queued packets.
@@ -251,6 +261,38 @@ pub struct TinStats {
 }
 
 impl TinStats {
+    /// Adds `from`'s cumulative counters (not its gauges: backlog and flow
+    /// counts follow the packets) to these, and takes its delay averages
+    /// and largest packet: `from` is the same tin's history, carried over
+    /// by `Scheduler::take_over`.
+    pub(crate) fn carry_counters(&mut self, from: &TinStats) {
+        self.packets = self.packets.wrapping_add(from.packets);
+        self.bytes = self.bytes.wrapping_add(from.bytes);
+        self.dequeued_packets = self.dequeued_packets.wrapping_add(from.dequeued_packets);
+        self.dequeued_bytes = self.dequeued_bytes.wrapping_add(from.dequeued_bytes);
+        self.dropped_packets = self.dropped_packets.wrapping_add(from.dropped_packets);
+        self.dropped_bytes = self.dropped_bytes.wrapping_add(from.dropped_bytes);
+        self.cobalt_drops = self.cobalt_drops.wrapping_add(from.cobalt_drops);
+        self.ack_drops = self.ack_drops.wrapping_add(from.ack_drops);
+        self.overlimit_drops = self.overlimit_drops.wrapping_add(from.overlimit_drops);
+        self.reset_drops = self.reset_drops.wrapping_add(from.reset_drops);
+        self.ecn_marks = self.ecn_marks.wrapping_add(from.ecn_marks);
+        self.throttled = self.throttled.wrapping_add(from.throttled);
+        self.reserved_slot_uses = self
+            .reserved_slot_uses
+            .wrapping_add(from.reserved_slot_uses);
+        self.max_pkt_len = self.max_pkt_len.max(from.max_pkt_len);
+        self.avg_delay_ns = from.avg_delay_ns;
+        self.peak_delay_ns = from.peak_delay_ns;
+        self.base_delay_ns = from.base_delay_ns;
+        let (w, f) = (&mut self.ways, &from.ways);
+        w.directs = w.directs.wrapping_add(f.directs);
+        w.hits = w.hits.wrapping_add(f.hits);
+        w.misses = w.misses.wrapping_add(f.misses);
+        w.collisions = w.collisions.wrapping_add(f.collisions);
+        w.host_overflows = w.host_overflows.wrapping_add(f.host_overflows);
+    }
+
     /// The accounting identity above holds, in packets and in bytes.
     pub fn is_balanced(&self) -> bool {
         balanced(
@@ -409,12 +451,48 @@ impl TinQueue {
         }
     }
 
+    /// The flow slot for a packet with `keys`: the tin's last flow if it
+    /// matches, else a lookup in the shared pool, else the tin's reserved
+    /// slot (counted in [`TinStats::reserved_slot_uses`]). `None` only if
+    /// `tin` has no reserved slot in `table`.
+    #[inline(always)]
+    fn slot_for<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        keys: &FlowKeys,
+    ) -> Option<u32> {
+        let mode = params.flow_mode;
+        let tag = mode.flow_hash(keys);
+        let ways = &mut self.stats.ways;
+        if let Some(idx) = table.find_hinted(self.last_flow, tin, tag, ways) {
+            return Some(idx);
+        }
+        let src = mode.isolates_src().then_some(keys.src_host_hash);
+        let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
+        let may_claim = self.flows_held() < params.max_flows;
+        let ways = &mut self.stats.ways;
+        let (idx, reserved) = table.lookup(tin, tag, src, dst, may_claim, ways)?;
+        if reserved {
+            let st = &mut self.stats;
+            st.reserved_slot_uses = st.reserved_slot_uses.wrapping_add(1);
+        }
+        self.last_flow = idx;
+        Some(idx)
+    }
+
     /// Queues `pkt` (its `adjusted_len` already set by the caller) at time
-    /// `now` (ns). An ACK the filter removes goes to `sink`. Fails, giving
-    /// the packet back with [`DropReason::FlowPoolExhausted`], only when
-    /// its flow has no slot and none can be had: every way of its set is
-    /// busy with other tins, or the tin is at its cap
-    /// ([`TinParams::with_max_flows`]) and owns none of them.
+    /// `now` (ns) and returns the flow slot it went to. An ACK the filter
+    /// removes goes to `sink`.
+    ///
+    /// Never refused for lack of flow state: a flow the shared pool has no
+    /// way for (every way of its sets busy with other tins, or the tin at
+    /// its cap, [`TinParams::with_max_flows`], owning none of them) takes
+    /// the tin's reserved slot, or shares it. The packet comes back (`Err`)
+    /// only if `tin` has no reserved slot in `table` (it is not below
+    /// [`FlowTable::reserved_slots`]), which the scheduler never lets
+    /// happen.
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
@@ -425,21 +503,10 @@ impl TinQueue {
         keys: FlowKeys,
         now: u64,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
-    ) -> Result<(), (Q::Packet, DropReason)> {
-        let mode = params.flow_mode;
-        let tag = mode.flow_hash(&keys);
-        let src = mode.isolates_src().then_some(keys.src_host_hash);
-        let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
-        let may_claim = self.flows_held() < params.max_flows;
-        let ways = &mut self.stats.ways;
-        let found = table
-            .find_hinted(self.last_flow, tin, tag, ways)
-            .or_else(|| table.lookup(tin, tag, src, dst, may_claim, ways));
-        let Some(idx) = found else {
-            self.stats.refused = self.stats.refused.wrapping_add(1);
-            return Err((pkt, DropReason::FlowPoolExhausted));
+    ) -> Result<u32, Q::Packet> {
+        let Some(idx) = self.slot_for(tin, table, params, &keys) else {
+            return Err(pkt);
         };
-        self.last_flow = idx;
         let len = pkt.len();
         pkt.set_enqueue_time(now);
         let ack = match params.ack_filter {
@@ -447,7 +514,7 @@ impl TinQueue {
             _ => pkt.ack_info(),
         };
         let Some(slot) = table.slot_mut(idx) else {
-            return Err((pkt, DropReason::FlowPoolExhausted));
+            return Err(pkt);
         };
         if let Some(ack) = ack {
             if let Some(old) = ack_filter::filter(&mut slot.queue, &ack, params.ack_filter) {
@@ -458,11 +525,34 @@ impl TinQueue {
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(olen));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
                 st.ack_drops = st.ack_drops.wrapping_add(1);
-                st.dropped_packets += 1;
-                st.dropped_bytes += u64::from(olen);
+                st.dropped_packets = st.dropped_packets.wrapping_add(1);
+                st.dropped_bytes = st.dropped_bytes.wrapping_add(u64::from(olen));
                 sink(old, DropReason::AckFilter);
             }
         }
+        let st = &mut self.stats;
+        st.packets = st.packets.wrapping_add(1);
+        st.bytes = st.bytes.wrapping_add(u64::from(len));
+        self.append(tin, table, params, idx, pkt);
+        Ok(idx)
+    }
+
+    /// Appends `pkt` to flow slot `idx` (found by `slot_for`), putting a
+    /// flow that was not queued on the sparse list. Counts it in the
+    /// backlog, not as accepted (the caller does).
+    #[inline(always)]
+    fn append<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        idx: u32,
+        pkt: Q::Packet,
+    ) {
+        let len = pkt.len();
+        let Some(slot) = table.slot_mut(idx) else {
+            return;
+        };
         slot.queue.push_back(pkt);
         slot.backlog = slot.backlog.saturating_add(len);
         slot.packets = slot.packets.saturating_add(1);
@@ -471,8 +561,6 @@ impl TinQueue {
         table.fat_update(&mut self.fat, idx);
 
         let st = &mut self.stats;
-        st.packets = st.packets.wrapping_add(1);
-        st.bytes = st.bytes.wrapping_add(u64::from(len));
         st.backlog_bytes = st.backlog_bytes.wrapping_add(u64::from(len));
         st.backlog_packets = st.backlog_packets.saturating_add(1);
         st.max_pkt_len = st.max_pkt_len.max(len);
@@ -505,7 +593,71 @@ impl TinQueue {
             }
             FlowSet::Sparse | FlowSet::Bulk => {}
         }
+    }
+
+    /// Queues a packet moved from another scheduler (see
+    /// `Scheduler::take_over`): like [`enqueue`](Self::enqueue), but the
+    /// packet keeps its enqueue time and adjusted length, the ACK filter
+    /// does not run, and it is counted in the backlog only: the caller
+    /// carries the cumulative counters over. Gives the packet back only if
+    /// `tin` has no reserved slot in `table`.
+    pub(crate) fn requeue<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        pkt: Q::Packet,
+        keys: &FlowKeys,
+    ) -> Result<(), Q::Packet> {
+        let Some(idx) = self.slot_for(tin, table, params, keys) else {
+            return Err(pkt);
+        };
+        if table.slot(idx).is_none() {
+            return Err(pkt);
+        }
+        self.append(tin, table, params, idx, pkt);
         Ok(())
+    }
+
+    /// Hands every queued packet to `out`, flow by flow, each flow's in
+    /// order, and gives all flow slots back (COBALT state included): the
+    /// tin is left idle. The backlog gauges return to zero; the cumulative
+    /// counters are left as they were, neither dequeued nor dropped (the
+    /// caller moves the packets and the counters elsewhere). O(packets +
+    /// flow slots held).
+    pub(crate) fn drain<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        table: &mut FlowTable<Q, A>,
+        out: &mut dyn FnMut(Q::Packet),
+    ) {
+        let cap = table.slot_count();
+        for list in [&self.new, &self.old] {
+            let mut idx = list.head;
+            // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
+            let mut n = 0u64;
+            while idx != NONE && n <= u64::from(cap) {
+                n = n.wrapping_add(1);
+                let Some(s) = table.slot_mut(idx) else { break };
+                // Bounded by the flow's queue length.
+                while let Some(p) = s.queue.pop_front() {
+                    out(p);
+                }
+                s.backlog = 0;
+                s.packets = 0;
+                let next = s.next;
+                table.fat_unlink(&mut self.fat, idx);
+                idx = next;
+            }
+        }
+        let st = &mut self.stats;
+        st.backlog_bytes = 0;
+        st.backlog_packets = 0;
+        self.release_all(table);
+    }
+
+    /// Mutable counters, for the scheduler's take-over.
+    pub(crate) fn stats_mut(&mut self) -> &mut TinStats {
+        &mut self.stats
     }
 
     /// Next packet of this tin at time `now` (ns) by DRR++ and COBALT, or
@@ -523,7 +675,7 @@ impl TinQueue {
         // Past MAX_DRR_STEPS every step serves or retires a flow of the
         // new/old lists, so this bound is never reached.
         let bound = MAX_DRR_STEPS
-            .saturating_add(table.flow_capacity())
+            .saturating_add(table.slot_count())
             .saturating_add(2);
         for _ in 0..bound {
             if self.stats.sparse_flows == 0 && self.stats.bulk_flows == 0 {
@@ -680,7 +832,7 @@ impl TinQueue {
     /// Gives every flow slot of this (empty) tin back to the pool: an idle
     /// tin holds no flow state. Bounded by the pool size.
     fn release_all<Q: PacketQueue, A: SliceAlloc>(&mut self, table: &mut FlowTable<Q, A>) {
-        let cap = table.flow_capacity();
+        let cap = table.slot_count();
         for list in [&mut self.new, &mut self.old, &mut self.decaying] {
             let mut idx = list.head;
             // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
@@ -702,16 +854,18 @@ impl TinQueue {
     }
 
     /// Drops the head packet of this tin's fattest flow, for the caller's
-    /// memory limit, and returns it; BLUE is told the flow overflowed. O(1):
-    /// the flow comes from a log2 index of backlogs, so it holds at least
-    /// half as many bytes as the fattest (CAKE's heap is exact but global).
+    /// memory limit, and returns it with the flow slot it came from (what
+    /// [`enqueue`](Self::enqueue) returned for that flow's packets); BLUE
+    /// is told the flow overflowed. O(1): the flow comes from a log2 index
+    /// of backlogs, so it holds at least half as many bytes as the fattest
+    /// (CAKE's heap is exact but global).
     pub fn drop_fattest<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
         now: u64,
-    ) -> Option<Q::Packet> {
+    ) -> Option<(Q::Packet, u32)> {
         let _ = tin;
         let best = table.fat_pick(&self.fat)?;
         let slot = table.slot_mut(best)?;
@@ -733,7 +887,7 @@ impl TinQueue {
         if st.backlog_packets == 0 {
             self.release_all(table);
         }
-        Some(pkt)
+        Some((pkt, best))
     }
 
     /// Drops every queued packet to `sink` (as [`DropReason::Reconfigure`])
@@ -745,7 +899,7 @@ impl TinQueue {
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) {
         let _ = tin;
-        let cap = table.flow_capacity();
+        let cap = table.slot_count();
         for list in [&self.new, &self.old] {
             let mut idx = list.head;
             // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
@@ -788,8 +942,11 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
+    /// Tins these tests use have reserved slots (`0..TEST_TINS`).
+    const TEST_TINS: u32 = 8;
+
     fn table(flows: u32, hosts: u32) -> Table {
-        FlowTable::new(&mut HostAlloc::default(), flows, hosts).unwrap()
+        FlowTable::new(&mut HostAlloc::default(), flows, hosts, TEST_TINS).unwrap()
     }
 
     fn params(rate: u64, mode: FlowMode) -> TinParams {
@@ -859,7 +1016,7 @@ mod tests {
         assert_eq!(t.assert_fat(&q.fat, tin), nonempty, "fat index members");
         assert_eq!(st.decaying_flows, decaying);
         assert_eq!((st.backlog_bytes, st.backlog_packets), (bytes, pkts));
-        let busy = (0..t.flow_capacity())
+        let busy = (0..t.slot_count())
             .filter(|&i| {
                 let s = t.slot(i).unwrap();
                 t.slot_key(i).unwrap().0 == tin && s.set != FlowSet::None
@@ -1237,48 +1394,119 @@ mod tests {
     }
 
     #[test]
-    fn pool_exhaustion_refuses_other_tins_but_collides_own() {
+    fn pool_exhaustion_never_refuses_a_tin_its_first_packet() {
         let mut t = table(8, 0);
         let p = params(0, FlowMode::Flows);
         let mut q0 = TinQueue::new();
         let mut q1 = TinQueue::new();
         let mut sink = |_p: TestPacket, _r: DropReason| panic!("no drops expected");
         for f in 0..8 {
-            q0.enqueue(
-                0,
-                &mut t,
-                &p,
-                pkt(f.into(), f, 100),
-                keys(f, 0, 0),
-                0,
-                &mut sink,
-            )
-            .unwrap();
+            let idx = q0
+                .enqueue(
+                    0,
+                    &mut t,
+                    &p,
+                    pkt(f.into(), f, 100),
+                    keys(f, 0, 0),
+                    0,
+                    &mut sink,
+                )
+                .unwrap();
+            assert!(!t.is_reserved(idx));
         }
         // Tin 0's ninth flow shares one of its own slots.
         q0.enqueue(0, &mut t, &p, pkt(8, 8, 100), keys(8, 0, 0), 0, &mut sink)
             .unwrap();
         assert_eq!(q0.stats().ways.collisions, 1);
-        // Tin 1 gets nothing.
-        let err = q1
+        assert_eq!(q0.stats().reserved_slot_uses, 0);
+        // Tin 1 finds no way in the pool: its reserved slot takes the flow,
+        // and a second flow shares it.
+        let r = q1
             .enqueue(1, &mut t, &p, pkt(9, 9, 100), keys(9, 0, 0), 0, &mut sink)
-            .unwrap_err();
-        assert_eq!((err.0.id, err.1), (9, DropReason::FlowPoolExhausted));
-        assert_eq!(q1.stats().refused, 1);
-        assert_eq!(q1.stats().packets, 0);
+            .unwrap();
+        assert!(t.is_reserved(r));
+        let r2 = q1
+            .enqueue(
+                1,
+                &mut t,
+                &p,
+                pkt(10, 10, 100),
+                keys(10, 0, 0),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        assert_eq!(r2, r);
+        let r3 = q1
+            .enqueue(
+                1,
+                &mut t,
+                &p,
+                pkt(11, 10, 100),
+                keys(10, 0, 0),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        assert_eq!(r3, r);
+        assert_eq!(q1.stats().reserved_slot_uses, 2, "two new flows, one not");
+        assert_eq!(q1.stats().packets, 3);
+        assert_eq!(t.reserved_in_use(), 1);
         assert_tin(&q0, 0, &t);
         assert_tin(&q1, 1, &t);
-        // Drain tin 0: its slots return and tin 1 can queue.
+        t.assert_consistent();
+        // Tin 1 drains and gives its reserved slot back like any other.
+        let mut ids = Vec::new();
+        while let Some(pk) = q1.dequeue(1, &mut t, &p, 0, &mut sink) {
+            ids.push(pk.id);
+        }
+        assert_eq!(ids, [9, 10, 11]);
+        assert_eq!(t.reserved_in_use(), 0);
+        assert_eq!(q1.flows_held(), 0);
+        assert_tin(&q1, 1, &t);
+        // Drain tin 0: its slots return and tin 1 gets a pool way.
         let mut n = 0;
         while q0.dequeue(0, &mut t, &p, 0, &mut sink).is_some() {
             n += 1;
         }
         assert_eq!(n, 9);
         assert_eq!(t.flows_in_use(), 0);
-        q1.enqueue(1, &mut t, &p, pkt(9, 9, 100), keys(9, 0, 0), 0, &mut sink)
+        let idx = q1
+            .enqueue(1, &mut t, &p, pkt(12, 9, 100), keys(9, 0, 0), 0, &mut sink)
             .unwrap();
+        assert!(!t.is_reserved(idx));
         assert_tin(&q1, 1, &t);
         t.assert_consistent();
+        // A tin without a reserved slot (a caller error) gets its packet
+        // back rather than a slot of another tin.
+        let mut full = table(8, 0);
+        let mut qa = TinQueue::new();
+        for f in 0..8 {
+            qa.enqueue(
+                0,
+                &mut full,
+                &p,
+                pkt(0, 0, 100),
+                keys(f, 0, 0),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        }
+        let mut qx = TinQueue::new();
+        let back = qx
+            .enqueue(
+                TEST_TINS,
+                &mut full,
+                &p,
+                pkt(77, 0, 100),
+                keys(1, 0, 0),
+                0,
+                &mut sink,
+            )
+            .unwrap_err();
+        assert_eq!(back.id, 77);
+        assert_eq!(qx.stats().packets, 0);
     }
 
     #[test]
@@ -1287,28 +1515,33 @@ mod tests {
         let p = params(0, FlowMode::Flows).with_max_flows(16);
         let mut q0 = TinQueue::new();
         let mut sink = |_p: TestPacket, _r: DropReason| {};
-        let (mut ok, mut refused) = (0, 0);
         for f in 0..1000u32 {
-            match q0.enqueue(0, &mut t, &p, pkt(0, 0, 100), keys(f, 0, 0), 0, &mut sink) {
-                Ok(()) => ok += 1,
-                Err((_, r)) => {
-                    assert_eq!(r, DropReason::FlowPoolExhausted);
-                    refused += 1;
-                }
-            }
+            q0.enqueue(0, &mut t, &p, pkt(0, 0, 100), keys(f, 0, 0), 0, &mut sink)
+                .unwrap();
         }
-        assert_eq!(t.flows_in_use(), 16, "the cap holds");
+        // 16 pool slots at most, and its reserved slot for flows whose sets
+        // hold none of its 16.
         assert!(
-            q0.stats().ways.collisions > 0 && refused > 0,
-            "{ok} {refused}"
+            t.flows_in_use() - t.reserved_in_use() <= 16,
+            "the cap holds"
+        );
+        assert!(q0.flows_held() <= 17);
+        assert_eq!(q0.backlog_packets(), 1000, "nothing refused");
+        assert!(
+            q0.stats().ways.collisions > 0 && q0.stats().reserved_slot_uses > 0,
+            "{:?}",
+            q0.stats()
         );
         assert_tin(&q0, 0, &t);
-        // Others still find room.
+        // Others still find room in the pool.
         let mut q1 = TinQueue::new();
         for f in 0..16u32 {
-            q1.enqueue(1, &mut t, &p, pkt(0, 1, 100), keys(f, 0, 0), 0, &mut sink)
-                .unwrap_or_else(|_| panic!("tin 1 refused"));
+            let idx = q1
+                .enqueue(1, &mut t, &p, pkt(0, 1, 100), keys(f, 0, 0), 0, &mut sink)
+                .unwrap();
+            assert!(!t.is_reserved(idx));
         }
+        assert_eq!(q1.stats().reserved_slot_uses, 0);
         assert_tin(&q1, 1, &t);
         t.assert_consistent();
     }
@@ -1325,7 +1558,8 @@ mod tests {
                     .unwrap();
             }
         }
-        let got = q.drop_fattest(0, &mut t, &p, 10 * MS).unwrap();
+        let (got, slot) = q.drop_fattest(0, &mut t, &p, 10 * MS).unwrap();
+        assert_eq!(t.slot_key(slot), Some((0, 2)), "the slot it came from");
         assert_eq!((got.tag, got.id), (2, 0), "head of the fattest flow");
         assert_eq!(q.stats().overlimit_drops, 1);
         assert_eq!(q.stats().unresponsive_flows, 1, "BLUE armed");
@@ -1622,7 +1856,6 @@ mod tests {
         #[derive(Default, Debug)]
         struct Seen {
             accepted: u64,
-            refused: u32,
             dequeued: u64,
             dropped: u64,
         }
@@ -1635,7 +1868,8 @@ mod tests {
                 ops in proptest::collection::vec(op(), 1..300)
             ) {
                 // A small pool shared by three differently configured tins,
-                // so collisions and exhaustion happen.
+                // so collisions and exhaustion happen (and reserved slots
+                // are used).
                 let mut t = table(16, 8);
                 let cfg = CobaltConfig::preset(crate::sched::cobalt::RttPreset::Lan);
                 let params = [
@@ -1663,12 +1897,11 @@ mod tests {
                                                       now, &mut |_, _| dropped += 1);
                             seen[tin].dropped += dropped;
                             match r {
-                                Ok(()) => seen[tin].accepted += 1,
-                                Err((p, why)) => {
-                                    prop_assert_eq!(p.id, id);
-                                    prop_assert_eq!(why, DropReason::FlowPoolExhausted);
-                                    seen[tin].refused += 1;
+                                Ok(idx) => {
+                                    seen[tin].accepted += 1;
+                                    prop_assert_eq!(t.slot_key(idx).map(|k| k.0), Some(tin as u32));
                                 }
+                                Err(p) => prop_assert!(false, "packet {} refused", p.id),
                             }
                         }
                         Op::Dequeue(tin) => {
@@ -1683,7 +1916,7 @@ mod tests {
                         }
                         Op::DropFattest(tin) => {
                             let backlogs = |t: &Table| -> Vec<u32> {
-                                (0..t.flow_capacity())
+                                (0..t.slot_count())
                                     .map(|i| (t.slot_key(i).unwrap().0, t.slot(i).unwrap().backlog))
                                     .map(|(o, b)| if o == tin as u32 { b } else { 0 })
                                     .collect()
@@ -1713,10 +1946,10 @@ mod tests {
                     }
                     for (i, q) in tins.iter().enumerate() {
                         assert_tin(q, i as u32, &t);
-                        prop_assert!(q.flows_held() <= params[i].max_flows());
+                        // The cap, plus the reserved slot.
+                        prop_assert!(q.flows_held() <= params[i].max_flows() + 1);
                         let st = q.stats();
                         prop_assert_eq!(st.packets, seen[i].accepted);
-                        prop_assert_eq!(st.refused, seen[i].refused);
                         prop_assert_eq!(st.dequeued_packets, seen[i].dequeued);
                         prop_assert_eq!(st.dropped_packets, seen[i].dropped);
                     }

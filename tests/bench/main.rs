@@ -3,7 +3,8 @@
 //! backlogged tins, with and without per-tin shaping, next to a naive
 //! baseline that finds the next tin by scanning all tins as CAKE does
 //! (same per-tin queueing, only the tin selection differs). Also prints
-//! the memory an idle and an active tin cost.
+//! the memory an idle and an active tin cost, and the total for 10,000
+//! tins with the pool sized by `SchedConfig::for_tins`.
 //!
 //! Each measurement keeps every tin backlogged: after a packet leaves a
 //! tin, a new one is queued on it. Tins become backlogged in random order,
@@ -90,7 +91,7 @@ impl Naive {
             AckFilterMode::Off,
         );
         Naive {
-            table: FlowTable::new(&mut VecAlloc::default(), n * 4 + 64, n * 4 + 64).unwrap(),
+            table: FlowTable::new(&mut VecAlloc::default(), n * 4 + 64, n * 4 + 64, n).unwrap(),
             tins: (0..n)
                 .map(|_| {
                     (
@@ -452,10 +453,11 @@ fn main() {
     let flow_state =
         m.flows_in_use as usize * m.flow_slot_bytes + m.hosts_in_use as usize * m.host_slot_bytes;
     println!();
+    let tin_state = std::mem::size_of::<cakemt_sched::sched::tin::Tin>();
+    let reserved = FlowTable::<SimQueue, VecAlloc>::reserved_slot_size();
     println!(
-        "memory per idle tin:   {idle} bytes (tin state {} + links {})",
-        std::mem::size_of::<cakemt_sched::sched::tin::Tin>(),
-        idle - std::mem::size_of::<cakemt_sched::sched::tin::Tin>()
+        "memory per idle tin:   {idle} bytes (tin state {tin_state} + links {} + reserved flow slot {reserved})",
+        idle - tin_state - reserved
     );
     println!(
         "memory per active tin: {} bytes with 2 flows (+ {} flow slots x {} B, {} host slots x {} B from the shared pool)",
@@ -473,5 +475,18 @@ fn main() {
         config(n).hosts,
         alloc.bytes,
         alloc.bytes / n as usize
+    );
+    let sized = SchedConfig::for_tins(n);
+    let mut alloc = VecAlloc::default();
+    let s: Scheduler<SimQueue, VecAlloc> = Scheduler::new(&mut alloc, &sized).unwrap();
+    let m = s.memory_report();
+    assert_eq!(m.total_bytes, alloc.bytes);
+    println!(
+        "SchedConfig::for_tins({n}) (pool of {} flow + {} host slots): {} bytes in all ({} per tin; {:.1} MiB)",
+        m.flow_slots,
+        m.host_slots,
+        m.total_bytes,
+        m.total_bytes / n as usize,
+        m.total_bytes as f64 / f64::from(1 << 20)
     );
 }

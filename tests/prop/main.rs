@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Property tests over random operation sequences: the calendar against a
-//! model, the scheduler's accounting and packet conservation, and freedom
-//! from starvation.
+//! model, the scheduler's accounting and packet conservation, freedom
+//! from starvation, tin caps, and changing the number of tins live
+//! (`Scheduler::take_over`) under traffic.
 
 #[path = "../host/mod.rs"]
 mod host;
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use cakemt_sched::sched::calendar::{Calendar, CalendarConfig};
 use cakemt_sched::sched::packet::DropReason;
-use cakemt_sched::sched::scheduler::{Dequeued, SchedConfig, Scheduler};
+use cakemt_sched::sched::scheduler::{ConfigError, Dequeued, SchedConfig, Scheduler, Totals};
 use host::{keys, SimPacket, SimQueue, VecAlloc};
 use proptest::prelude::*;
 
@@ -333,5 +334,373 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// Operations of the live-resize test.
+#[derive(Debug, Clone)]
+enum LiveOp {
+    Enqueue {
+        tin: u32,
+        flow: u32,
+        len: u32,
+    },
+    Dequeue {
+        advance: u64,
+    },
+    TinRate {
+        tin: u32,
+        rate: u64,
+    },
+    FollowDefault {
+        tin: u32,
+    },
+    DefaultRate(u64),
+    Weight {
+        tin: u32,
+        weight: u16,
+    },
+    Resize {
+        tins: u32,
+        default: u32,
+        big_pool: bool,
+    },
+}
+
+/// Subscribers of the live-resize test; the scheduler has 1..=this tins.
+const SUBSCRIBERS: u32 = 10;
+
+fn live_op() -> impl Strategy<Value = LiveOp> {
+    prop_oneof![
+        40 => (0..SUBSCRIBERS, 0u32..4, 40u32..1600)
+            .prop_map(|(tin, flow, len)| LiveOp::Enqueue { tin, flow, len }),
+        30 => (0u64..2_000_000).prop_map(|advance| LiveOp::Dequeue { advance }),
+        4 => (0..SUBSCRIBERS, rate()).prop_map(|(tin, rate)| LiveOp::TinRate { tin, rate }),
+        2 => (0..SUBSCRIBERS).prop_map(|tin| LiveOp::FollowDefault { tin }),
+        2 => rate().prop_map(LiveOp::DefaultRate),
+        2 => (0..SUBSCRIBERS, 1u16..5).prop_map(|(tin, weight)| LiveOp::Weight { tin, weight }),
+        6 => (1..=SUBSCRIBERS, 0..SUBSCRIBERS, proptest::bool::weighted(0.9))
+            .prop_map(|(tins, default, big_pool)| LiveOp::Resize { tins, default, big_pool }),
+    ]
+}
+
+type Sched = Scheduler<SimQueue, VecAlloc>;
+
+/// The live-resize test's view of the world: the subscribers, which tin
+/// each one's packets go to, and what must come out.
+struct Live {
+    s: Sched,
+    /// Where subscribers without a tin of their own go.
+    default: u32,
+    /// Queued packets: id -> memory charged.
+    live: HashMap<u64, u32>,
+    /// Per (subscriber, flow): the last id that left.
+    last: HashMap<(u32, u32), u64>,
+    /// Per subscriber, a generation folded into its flow numbers: bumped
+    /// when its packets start going to another tin than the one its queued
+    /// packets are in, which may reorder them (as moving a host between
+    /// tins does); within a generation order must hold.
+    gen: [u32; SUBSCRIBERS as usize],
+    /// A flow collided into another's slot: from then on a flow may be
+    /// reordered without any fault (CAKE's collisions retag the shared
+    /// slot, so the other flow's next packet may get a queue of its own),
+    /// and order is no longer checked.
+    collided: bool,
+    /// Counters of removed tins (see `counters`), which live on in the
+    /// scheduler-wide totals only.
+    removed: [u64; 5],
+    id: u64,
+    now: u64,
+}
+
+/// Per-tin counters the scheduler-wide totals sum up: COBALT drops, ACK
+/// drops, ECN marks, reserved-slot uses, throttles; of tins `tins`.
+fn counters(s: &Sched, tins: core::ops::Range<u32>) -> [u64; 5] {
+    let mut sums = [0u64; 5];
+    for t in tins.filter_map(|t| s.tin(t)) {
+        let st = t.stats();
+        let v = [
+            st.cobalt_drops,
+            st.ack_drops,
+            st.ecn_marks,
+            st.reserved_slot_uses,
+            t.throttled(),
+        ];
+        for (sum, v) in sums.iter_mut().zip(v) {
+            *sum += u64::from(v);
+        }
+    }
+    sums
+}
+
+/// Collisions counted by the tins of `s` (see `Live::collided`).
+fn collisions(s: &Sched, tins: core::ops::Range<u32>) -> u64 {
+    tins.filter_map(|t| s.tin(t))
+        .map(|t| u64::from(t.stats().ways.collisions))
+        .sum()
+}
+
+impl Live {
+    fn route(&self, sub: u32) -> u32 {
+        if sub < self.s.tin_count() {
+            sub
+        } else {
+            self.default
+        }
+    }
+
+    fn out(&mut self, p: &SimPacket, dequeued: bool) -> Result<(), TestCaseError> {
+        give_back(&mut self.live, p)?;
+        if dequeued {
+            let prev = self.last.insert((p.tin, p.flow), p.id);
+            prop_assert!(
+                self.collided || prev.map_or(true, |l| l < p.id),
+                "flow ({}, {:#x}) reordered: {} after {:?}",
+                p.tin,
+                p.flow,
+                p.id,
+                prev
+            );
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), TestCaseError> {
+        let s = &self.s;
+        let t = *s.totals();
+        prop_assert!(t.is_balanced(), "{:?}", t);
+        prop_assert_eq!(t.backlog_packets, self.live.len() as u64);
+        prop_assert_eq!(
+            s.mem_used(),
+            self.live.values().map(|&m| u64::from(m)).sum::<u64>()
+        );
+        let (mut pk, mut by, mut active) = (0u64, 0u64, 0u32);
+        for i in 0..s.tin_count() {
+            let st = s.tin(i).unwrap().stats();
+            prop_assert!(st.is_balanced(), "tin {}: {:?}", i, st);
+            pk += u64::from(st.backlog_packets);
+            by += st.backlog_bytes;
+            active += u32::from(st.backlog_packets > 0);
+        }
+        prop_assert_eq!((pk, by), (t.backlog_packets, t.backlog_bytes));
+        prop_assert_eq!(s.eligible_tins() + s.waiting_tins(), active);
+        prop_assert_eq!(s.next_wakeup().is_some(), active > 0);
+        prop_assert_eq!(t.refused_packets, 0);
+        // Kept incrementally, they are what the tins count (and counted).
+        let sums = counters(s, 0..s.tin_count());
+        let want: Vec<u64> = sums.iter().zip(self.removed).map(|(a, b)| a + b).collect();
+        prop_assert_eq!(
+            vec![
+                t.cobalt_drops,
+                t.ack_drops,
+                t.ecn_marks,
+                t.reserved_slot_uses,
+                t.tin_throttles
+            ],
+            want
+        );
+        Ok(())
+    }
+}
+
+fn live_config(tins: u32, big_pool: bool, default_tin_rate: u64) -> SchedConfig {
+    // A small pool, so that flows share slots and reserved slots are used,
+    // or one where collisions are rare, so that order is checked.
+    let slots = if big_pool { 1024 } else { 8 };
+    SchedConfig {
+        tins,
+        flows: slots,
+        hosts: slots,
+        memlimit: 40_000,
+        link_rate: 2_000_000,
+        default_tin_rate,
+        ..SchedConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Random traffic, re-rating and weights, and random grow/shrink of the
+    /// tin count through `take_over`: nothing is lost or duplicated, every
+    /// flow's packets leave in order, the accounting identity holds per
+    /// tin and in total across every change, settings and counters of the
+    /// tins that stay carry over, the old scheduler is left empty, and
+    /// afterwards everything still drains.
+    #[test]
+    fn live_resize_loses_and_reorders_nothing(
+        ops in proptest::collection::vec(live_op(), 1..300),
+        start in 1..=SUBSCRIBERS,
+        start_big in proptest::bool::weighted(0.9),
+    ) {
+        let cfg = live_config(start, start_big, 0);
+        let mut w = Live {
+            s: Scheduler::new(&mut VecAlloc::default(), &cfg).unwrap(),
+            default: 0,
+            live: HashMap::new(),
+            last: HashMap::new(),
+            gen: [0; SUBSCRIBERS as usize],
+            collided: false,
+            removed: [0; 5],
+            id: 0,
+            now: 0,
+        };
+        let mut resizes = 0;
+        for op in ops {
+            let mut back: Vec<SimPacket> = Vec::new();
+            let mut expect_collisions = collisions(&w.s, 0..w.s.tin_count());
+            match op {
+                LiveOp::Enqueue { tin: sub, flow, len } => {
+                    w.id += 1;
+                    // Flow numbers carry the generation (see `Live::gen`).
+                    let flow = flow | w.gen[sub as usize] << 8;
+                    let mut p = SimPacket::new(w.id, sub, flow, len);
+                    p.mem = len + 200;
+                    w.live.insert(w.id, p.mem);
+                    let to = w.route(sub);
+                    let r = w.s.enqueue(to, p, keys(sub, flow), w.now, &mut |p, _| back.push(p));
+                    prop_assert!(r.is_ok(), "{:?}", r);
+                    for p in &back {
+                        w.out(p, false)?;
+                    }
+                    back.clear();
+                    prop_assert!(w.s.mem_used() <= 40_000);
+                }
+                LiveOp::Dequeue { advance } => {
+                    w.now += advance;
+                    if let Dequeued::Packet(p) = w.s.dequeue(w.now, &mut |p, _| back.push(p)) {
+                        w.out(&p, true)?;
+                    }
+                }
+                LiveOp::TinRate { tin, rate } => {
+                    prop_assert_eq!(w.s.set_tin_rate(tin, rate, w.now), tin < w.s.tin_count());
+                }
+                LiveOp::FollowDefault { tin } => {
+                    prop_assert_eq!(w.s.set_tin_rate_default(tin, w.now), tin < w.s.tin_count());
+                }
+                LiveOp::DefaultRate(r) => {
+                    w.s.set_default_tin_rate(r, w.now);
+                    for t in 0..w.s.tin_count() {
+                        let tin = w.s.tin(t).unwrap();
+                        if tin.follows_default_rate() {
+                            prop_assert_eq!(tin.rate(), r);
+                        }
+                    }
+                }
+                LiveOp::Weight { tin, weight } => {
+                    prop_assert_eq!(w.s.set_tin_weight(tin, weight), tin < w.s.tin_count());
+                }
+                LiveOp::Resize { tins, default, big_pool } => {
+                    resizes += 1;
+                    let default = default % tins;
+                    let cfg = live_config(tins, big_pool, w.s.config().default_tin_rate);
+                    let mut new: Sched = Scheduler::new(&mut VecAlloc::default(), &cfg).unwrap();
+                    let old_count = w.s.tin_count();
+                    let before = *w.s.totals();
+                    // What the tins that stay had, and what moves into the
+                    // default tin from the removed ones.
+                    let kept: Vec<_> = (0..old_count.min(tins))
+                        .map(|t| {
+                            let tin = w.s.tin(t).unwrap();
+                            (tin.rate(), tin.follows_default_rate(), tin.weight(), *tin.stats(), tin.throttled())
+                        })
+                        .collect();
+                    // Removed tins' collision counts are gone.
+                    expect_collisions = collisions(&w.s, 0..old_count.min(tins));
+                    for (r, c) in w.removed.iter_mut().zip(counters(&w.s, tins..old_count)) {
+                        *r += c;
+                    }
+                    let incoming: u64 = (tins..old_count)
+                        .map(|t| u64::from(w.s.tin(t).unwrap().backlog_packets()))
+                        .sum();
+                    // Where each subscriber's queued packets of its current
+                    // generation will be.
+                    let settled: Vec<u32> = (0..SUBSCRIBERS)
+                        .map(|sub| {
+                            let r = w.route(sub);
+                            if r < tins { r } else { default }
+                        })
+                        .collect();
+                    prop_assert_eq!(
+                        new.take_over(&mut w.s, tins, &mut |p| keys(p.tin, p.flow), w.now),
+                        Err(ConfigError::Invalid)
+                    );
+                    new.take_over(&mut w.s, default, &mut |p| keys(p.tin, p.flow), w.now).unwrap();
+                    let mut old = std::mem::replace(&mut w.s, new);
+                    w.default = default;
+                    // The old scheduler is empty, idle and zeroed.
+                    prop_assert_eq!(*old.totals(), Totals::default());
+                    prop_assert_eq!(old.mem_used(), 0);
+                    prop_assert_eq!(old.eligible_tins() + old.waiting_tins(), 0);
+                    prop_assert_eq!(old.memory_report().flows_in_use, 0);
+                    prop_assert_eq!(old.dequeue(w.now, &mut |_, _| panic!()), Dequeued::Empty);
+                    // The totals moved whole (the move itself may send flows
+                    // to reserved slots).
+                    let mut after = *w.s.totals();
+                    prop_assert!(after.reserved_slot_uses >= before.reserved_slot_uses);
+                    after.reserved_slot_uses = before.reserved_slot_uses;
+                    prop_assert_eq!(after, before);
+                    for (t, &(rate, follows, weight, st, throttled)) in kept.iter().enumerate() {
+                        let tin = w.s.tin(t as u32).unwrap();
+                        let want = if follows { w.s.config().default_tin_rate } else { rate };
+                        prop_assert_eq!(
+                            (tin.rate(), tin.follows_default_rate(), tin.weight(), tin.throttled()),
+                            (want, follows, weight, throttled)
+                        );
+                        let got = tin.stats();
+                        let extra = if t as u32 == default { incoming } else { 0 };
+                        prop_assert_eq!(got.packets, st.packets + extra);
+                        prop_assert_eq!(got.dequeued_packets, st.dequeued_packets);
+                        prop_assert_eq!(got.dropped_packets, st.dropped_packets);
+                        prop_assert_eq!(got.cobalt_drops, st.cobalt_drops);
+                        prop_assert_eq!(got.backlog_packets, st.backlog_packets + extra as u32);
+                    }
+                    for sub in 0..SUBSCRIBERS {
+                        if settled[sub as usize] != w.route(sub) {
+                            w.gen[sub as usize] += 1;
+                        }
+                    }
+                    // The old one still works, empty as it is (its tins
+                    // keep their settings, so its shapers may make it wait).
+                    let mut p = SimPacket::new(u64::MAX, 0, 0, 100);
+                    p.mem = 100;
+                    old.enqueue(0, p, keys(0, 0), w.now, &mut |_, _| panic!()).unwrap();
+                    let mut at = w.now;
+                    let mut out = None;
+                    for _ in 0..4 {
+                        match old.dequeue(at, &mut |_, _| panic!()) {
+                            Dequeued::Packet(p) => {
+                                out = Some(p.id);
+                                break;
+                            }
+                            Dequeued::WaitUntil(t) => at = t.max(at + 1),
+                            Dequeued::Empty => break,
+                        }
+                    }
+                    prop_assert_eq!(out, Some(u64::MAX));
+                }
+            }
+            for p in &back {
+                w.out(p, false)?;
+            }
+            w.check()?;
+            w.collided |= collisions(&w.s, 0..w.s.tin_count()) > expect_collisions;
+        }
+        // Afterwards the scheduler still works: everything drains, in order.
+        for _ in 0..100_000 {
+            let mut back = Vec::new();
+            let d = w.s.dequeue(w.now, &mut |p, _| back.push(p));
+            for p in &back {
+                w.out(p, false)?;
+            }
+            match d {
+                Dequeued::Packet(p) => w.out(&p, true)?,
+                Dequeued::WaitUntil(t) => w.now = t.max(w.now + 1),
+                Dequeued::Empty => break,
+            }
+        }
+        prop_assert!(w.live.is_empty(), "{} packets lost (after {} resizes)", w.live.len(), resizes);
+        w.check()?;
+        prop_assert_eq!(w.s.memory_report().flows_in_use, 0);
     }
 }
