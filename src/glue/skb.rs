@@ -1,20 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Owned `sk_buff` handles and an intrusive FIFO of them.
+//! Owned `sk_buff` handles, an intrusive FIFO of them, and what the core
+//! reads from a packet: flow keys from the flow dissector, ECN marking, the
+//! TCP header for the ACK filter, the shape of a GSO packet.
 //!
 //! A [`SkBuff`] owns one packet: dropping it frees the packet, handing it back
 //! to the kernel is [`SkBuff::into_raw`]. [`SkbQueue`] links packets through
 //! their own `next` pointer, so queueing never allocates.
 
 use super::bindings as b;
-use crate::sched::packet::{AckInfo, Packet, PacketQueue};
+use crate::sched::overhead::GsoShape;
+use crate::sched::packet::{AckInfo, FlowKeys, Packet, PacketQueue};
+use crate::sched::tcp_ack;
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
+
+/// Bytes of the network header the ACK filter's parser looks at: as many
+/// as the parser can use (IP headers with options, 6in4, TCP options).
+const ACK_HEADER_BYTES: usize = tcp_ack::HEADER_BYTES;
 
 /// An owned packet.
 ///
 /// # Invariants
 /// `self.0` points to a live `sk_buff` that nobody else references: the
 /// qdisc received it in `enqueue` and has not yet returned or freed it.
+/// `#[repr(transparent)]` over a non-null pointer, so a `*mut sk_buff` the
+/// qdisc owns may be viewed as a `&SkBuff` (see [`SkbQueue::front`]).
+#[repr(transparent)]
 pub(crate) struct SkBuff(NonNull<b::sk_buff>);
 
 impl SkBuff {
@@ -47,12 +58,87 @@ impl SkBuff {
         // while it holds the packet.
         unsafe { b::cakemt_skb_cb(self.0.as_ptr()) }
     }
+
+    /// `skb->priority` (a filter action may have set it).
+    pub(crate) fn priority(&self) -> u32 {
+        // SAFETY: valid sk_buff (type invariant); read-only.
+        unsafe { b::cakemt_skb_priority(self.0.as_ptr()) }
+    }
+
+    /// `skb->mark` (the firewall's fwmark).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: valid sk_buff (type invariant); read-only.
+        unsafe { b::cakemt_skb_mark(self.0.as_ptr()) }
+    }
+
+    /// Is this a GSO super-packet?
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: valid sk_buff (type invariant); read-only.
+        unsafe { b::cakemt_skb_is_gso(self.0.as_ptr()) }
+    }
+
+    /// The flow's and the hosts' hashes, host hashes seeded with `seed`.
+    pub(crate) fn flow_keys(&self, seed: u32) -> FlowKeys {
+        let mut k = b::cakemt_flow_keys::default();
+        // SAFETY: valid sk_buff (type invariant); the dissector only reads
+        // the packet; `k` is a valid output struct.
+        unsafe { b::cakemt_skb_flow_keys(self.0.as_ptr(), seed, &mut k) };
+        FlowKeys {
+            flow_hash: k.flow,
+            src_host_hash: k.src_host,
+            dst_host_hash: k.dst_host,
+        }
+    }
+
+    /// Splits a GSO packet into its segments. On success the segments are
+    /// returned and this packet is consumed; on failure it is given back.
+    pub(crate) fn segment(self) -> Result<Segments, SkBuff> {
+        // SAFETY: valid sk_buff (type invariant), which we own; the helper
+        // does not free it.
+        let segs = unsafe { b::cakemt_skb_gso_segment(self.0.as_ptr()) };
+        if segs.is_null() {
+            return Err(self);
+        }
+        // SAFETY: the original lives on only as its segments, which took
+        // what they need of it.
+        unsafe { b::cakemt_skb_consume(self.into_raw()) };
+        // INVARIANT: a fresh list of packets nobody else references.
+        Ok(Segments(segs))
+    }
 }
 
 impl Drop for SkBuff {
     fn drop(&mut self) {
         // SAFETY: we own the packet (type invariant) and nobody uses it after.
         unsafe { b::cakemt_skb_free(self.0.as_ptr()) }
+    }
+}
+
+/// The segments of a split GSO packet, handed out one by one.
+///
+/// # Invariants
+/// `self.0` is null or the head of a list (linked by `next`) of packets
+/// this value owns.
+pub(crate) struct Segments(*mut b::sk_buff);
+
+impl Iterator for Segments {
+    type Item = SkBuff;
+
+    fn next(&mut self) -> Option<SkBuff> {
+        let head = NonNull::new(self.0)?;
+        // SAFETY: `head` is owned by this list (type invariant); unlinking it
+        // moves its ownership to the returned handle.
+        unsafe {
+            self.0 = b::cakemt_skb_next(head.as_ptr());
+            b::cakemt_skb_set_next(head.as_ptr(), ptr::null_mut());
+            Some(SkBuff::from_raw(head))
+        }
+    }
+}
+
+impl Drop for Segments {
+    fn drop(&mut self) {
+        for _ in self.by_ref() {}
     }
 }
 
@@ -90,12 +176,44 @@ impl Packet for SkBuff {
 
     fn set_ce(&mut self) -> bool {
         // SAFETY: we own the packet; INET_ECN_set_ce only rewrites its IP
-        // header, which the qdisc may do while it holds the packet.
+        // header (making it writable first), which the qdisc may do while it
+        // holds the packet.
         unsafe { b::cakemt_skb_set_ce(self.0.as_ptr()) }
     }
 
     fn ack_info(&self) -> Option<AckInfo> {
-        None
+        let mut buf = [0u8; ACK_HEADER_BYTES];
+        let mut l3_len = 0u32;
+        // SAFETY: valid sk_buff (type invariant), read-only; the helper
+        // writes at most `buf.len()` bytes into `buf`.
+        let got = unsafe {
+            b::cakemt_skb_l3_bytes(
+                self.0.as_ptr(),
+                buf.as_mut_ptr(),
+                buf.len() as u32,
+                &mut l3_len,
+            )
+        };
+        tcp_ack::parse_ack(buf.get(..got as usize)?, l3_len)
+    }
+
+    fn network_offset(&self) -> u32 {
+        // SAFETY: valid sk_buff (type invariant); read-only.
+        unsafe { b::cakemt_skb_network_offset(self.0.as_ptr()) }
+    }
+
+    fn gso_shape(&self) -> Option<GsoShape> {
+        let (mut segs, mut seg_len, mut last_len) = (0, 0, 0);
+        // SAFETY: valid sk_buff (type invariant); read-only; the outputs
+        // are valid u32s.
+        let gso = unsafe {
+            b::cakemt_skb_gso_shape(self.0.as_ptr(), &mut segs, &mut seg_len, &mut last_len)
+        };
+        gso.then_some(GsoShape {
+            segs,
+            seg_len,
+            last_len,
+        })
     }
 }
 
@@ -144,13 +262,14 @@ impl PacketQueue for SkbQueue {
     }
 
     fn front(&self) -> Option<&SkBuff> {
-        let head: *const *mut b::sk_buff = &self.head;
         if self.head.is_null() {
             return None;
         }
-        // SAFETY: `SkBuff` is a non-null pointer with the same layout as the
-        // non-null `*mut sk_buff` in `self.head`, which this queue owns; the
-        // reference lives no longer than `&self`.
+        let head: *const *mut b::sk_buff = &self.head;
+        // SAFETY: `SkBuff` is `#[repr(transparent)]` over a non-null
+        // `*mut sk_buff`, and `self.head` is a non-null packet this queue
+        // owns (type invariant); the reference lives no longer than `&self`,
+        // during which the queue cannot change.
         Some(unsafe { &*head.cast::<SkBuff>() })
     }
 

@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * cakemt netlink contract: the attributes of TCA_OPTIONS and TCA_XSTATS for
- * the "cakemt" qdisc. The kernel module (through bindgen) and the patched tc
- * (copied into iproute2's include/uapi/linux/) both build from this file, so
- * it is the single source of truth. Append only: never renumber.
+ * the "cakemt" qdisc and its classes. The kernel module (through bindgen) and
+ * the patched tc (copied into iproute2's include/uapi/linux/) both build from
+ * this file, so it is the single source of truth. Append only: never
+ * renumber.
+ *
+ * In cakemt a *tin* is one subscriber host (not a diffserv class as in
+ * CAKE): it has its own rate cap and CAKE's flow queueing inside. Tins are
+ * the qdisc's classes; class minor N (1-based) is tin N.
  */
 #ifndef __LINUX_PKT_SCHED_CAKEMT_H
 #define __LINUX_PKT_SCHED_CAKEMT_H
 
 #include <linux/types.h>
+
+/* Most tins one qdisc may have (class minors are 16 bits; 0 is the qdisc). */
+#define CAKEMT_MAX_TINS 65535
 
 /* TCA_OPTIONS of "tc qdisc ... cakemt" */
 enum {
@@ -16,9 +24,91 @@ enum {
 	TCA_CAKEMT_PAD,
 	TCA_CAKEMT_BASE_RATE64,	/* u64: link rate, bytes per second; 0 = unlimited */
 	TCA_CAKEMT_MEMLIMIT,	/* u32: bytes of queued packets allowed; 0 = default */
+	TCA_CAKEMT_TINS,	/* u32: number of tins, 1..CAKEMT_MAX_TINS */
+	TCA_CAKEMT_TIN_RATE64,	/* u64: rate of every tin without its own, bytes/s; 0 = none (only the link) */
+	TCA_CAKEMT_DEFAULT_TIN,	/* u32: tin (1-based) of unclassified packets; 0 = the last tin */
+	TCA_CAKEMT_FWMARK,	/* u32: mask; tin = (mark & mask) >> ctz(mask); 0 = off */
+	TCA_CAKEMT_TIN_RATES,	/* binary: struct tc_cakemt_tin_rate[], applied atomically */
+	/* CAKE's own settings, as TCA_CAKE_* means them (every tin uses them) */
+	TCA_CAKEMT_OVERHEAD,	/* s32: bytes added to every packet, -64..256; also turns off "raw" */
+	TCA_CAKEMT_RAW,		/* flag: packets as the kernel measured them (dump: raw is in force) */
+	TCA_CAKEMT_MPU,		/* u32: least bytes charged for a packet, 0..256 */
+	TCA_CAKEMT_ATM,		/* u32: cell framing, CAKEMT_ATM_* */
+	TCA_CAKEMT_FLOW_MODE,	/* u32: flow isolation inside every tin, CAKEMT_FLOW_* */
+	TCA_CAKEMT_ACK_FILTER,	/* u32: CAKEMT_ACK_* */
+	TCA_CAKEMT_INGRESS,	/* u32: 1 = ingress (drops cost shaper time), 0 = egress */
+	TCA_CAKEMT_SPLIT_GSO,	/* u32: CAKEMT_SPLIT_GSO_* */
+	TCA_CAKEMT_RTT,		/* u32: COBALT interval, microseconds, at least 1 */
+	TCA_CAKEMT_TARGET,	/* u32: COBALT target, microseconds, at least 1 */
 	__TCA_CAKEMT_MAX
 };
 #define TCA_CAKEMT_MAX (__TCA_CAKEMT_MAX - 1)
+
+/* TCA_CAKEMT_ATM: the values of CAKE_ATM_* */
+enum {
+	CAKEMT_ATM_NONE,	/* noatm */
+	CAKEMT_ATM_ATM,		/* atm: 48 payload bytes per 53-byte cell */
+	CAKEMT_ATM_PTM,		/* ptm: 64b/65b encoding */
+	__CAKEMT_ATM_MAX
+};
+
+/* TCA_CAKEMT_FLOW_MODE: the values of CAKE_FLOW_* (without nat) */
+enum {
+	CAKEMT_FLOW_NONE,	/* flowblind */
+	CAKEMT_FLOW_SRC_IP,	/* srchost */
+	CAKEMT_FLOW_DST_IP,	/* dsthost */
+	CAKEMT_FLOW_HOSTS,	/* hosts */
+	CAKEMT_FLOW_FLOWS,	/* flows */
+	CAKEMT_FLOW_DUAL_SRC,	/* dual-srchost */
+	CAKEMT_FLOW_DUAL_DST,	/* dual-dsthost */
+	CAKEMT_FLOW_TRIPLE,	/* triple-isolate */
+	__CAKEMT_FLOW_MAX
+};
+
+/* TCA_CAKEMT_ACK_FILTER: the values of CAKE_ACK_* */
+enum {
+	CAKEMT_ACK_NONE,	/* no-ack-filter */
+	CAKEMT_ACK_FILTER,	/* ack-filter */
+	CAKEMT_ACK_AGGRESSIVE,	/* ack-filter-aggressive */
+	__CAKEMT_ACK_MAX
+};
+
+/*
+ * TCA_CAKEMT_SPLIT_GSO: 0 and 1 as CAKE's flag; cakemt's default is its own,
+ * splitting only for tins (or a link) at or below 1 Gbit/s.
+ */
+enum {
+	CAKEMT_SPLIT_GSO_NEVER,		/* no-split-gso */
+	CAKEMT_SPLIT_GSO_ALWAYS,	/* split-gso */
+	CAKEMT_SPLIT_GSO_AUTO,		/* auto-split-gso: at 1 Gbit/s or less */
+	__CAKEMT_SPLIT_GSO_MAX
+};
+
+/*
+ * One entry of TCA_CAKEMT_TIN_RATES: the rate and weight of one tin. An
+ * attribute holds at most 65535 bytes, so a request carries up to 4095
+ * entries; tc splits a longer list into several requests.
+ */
+struct tc_cakemt_tin_rate {
+	__u64	rate;	/* bytes per second; 0 = no cap of its own (only the link) */
+	__u32	tin;	/* 1-based tin (class minor) */
+	__u16	weight;	/* share of a congested link, 1..65535; 0 = unchanged */
+	__u16	flags;	/* CAKEMT_TIN_RATE_* */
+};
+
+/* The tin follows TCA_CAKEMT_TIN_RATE64 (rate is ignored). */
+#define CAKEMT_TIN_RATE_DEFAULT	0x1
+
+/* TCA_OPTIONS of "tc class change ... classid H:N cakemt" (tin N) */
+enum {
+	TCA_CAKEMT_CLASS_UNSPEC,
+	TCA_CAKEMT_CLASS_PAD,
+	TCA_CAKEMT_CLASS_RATE64,	/* u64: the tin's own rate, bytes/s; 0 = none (only the link) */
+	TCA_CAKEMT_CLASS_WEIGHT,	/* u32: share of a congested link, 1..65535 */
+	TCA_CAKEMT_CLASS_RATE_DEFAULT,	/* flag: follow the qdisc's tin rate (dump: it does) */
+	__TCA_CAKEMT_CLASS_MAX
+};
+#define TCA_CAKEMT_CLASS_MAX (__TCA_CAKEMT_CLASS_MAX - 1)
 
 /* TCA_XSTATS: nested attributes, so tc can print what it knows */
 enum {
@@ -28,9 +118,54 @@ enum {
 	TCA_CAKEMT_STATS_MEMORY_LIMIT,	/* u32: effective memlimit, bytes */
 	TCA_CAKEMT_STATS_MEMORY_USED,	/* u32: truesize of queued packets, bytes */
 	TCA_CAKEMT_STATS_DROP_OVERLIMIT,	/* u64: packets dropped by memlimit */
-	TCA_CAKEMT_STATS_THROTTLED,	/* u64: times the shaper armed its timer */
+	TCA_CAKEMT_STATS_THROTTLED,	/* u64: times the link shaper armed its timer */
+	TCA_CAKEMT_STATS_TINS,		/* u32: tins configured */
+	TCA_CAKEMT_STATS_ACTIVE_TINS,	/* u32: tins with packets queued */
+	TCA_CAKEMT_STATS_WAITING_TINS,	/* u32: of those, waiting for their shaper */
+	TCA_CAKEMT_STATS_FLOWS_IN_USE,	/* u32: flow slots held by tins */
+	TCA_CAKEMT_STATS_FLOW_SLOTS,	/* u32: flow slots in the shared pool */
+	TCA_CAKEMT_STATS_DROP_COBALT,	/* u64: packets dropped by COBALT */
+	TCA_CAKEMT_STATS_DROP_ACK,	/* u64: ACKs dropped by the ACK filter */
+	TCA_CAKEMT_STATS_ECN_MARKED,	/* u64: packets marked CE */
+	TCA_CAKEMT_STATS_UNCLASSIFIED,	/* u64: packets no classifier placed: to the default tin */
+	TCA_CAKEMT_STATS_MISCLASSIFIED,	/* u64: packets placed in a tin past "tins": to the default tin */
+	TCA_CAKEMT_STATS_MEMORY_ALLOCATED,	/* u64: bytes the qdisc allocated for its tables */
+	TCA_CAKEMT_STATS_TIN,		/* nested TCA_CAKEMT_TIN_STATS_*: a class dump (one tin) */
+	TCA_CAKEMT_STATS_RESERVED_SLOT_USES,	/* u64: new flows placed in their tin's reserved slot */
+	TCA_CAKEMT_STATS_RECEIVED,	/* u64: packets that entered enqueue (GSO segments counted) */
+	TCA_CAKEMT_STATS_STOLEN,	/* u64: packets a filter action took (stolen, queued, trap) */
 	__TCA_CAKEMT_STATS_MAX
 };
 #define TCA_CAKEMT_STATS_MAX (__TCA_CAKEMT_STATS_MAX - 1)
+
+/* Inside TCA_CAKEMT_STATS_TIN: one tin's statistics */
+enum {
+	TCA_CAKEMT_TIN_STATS_UNSPEC,
+	TCA_CAKEMT_TIN_STATS_PAD,
+	TCA_CAKEMT_TIN_STATS_RATE64,		/* u64: cap in force, bytes/s; 0 = only the link */
+	TCA_CAKEMT_TIN_STATS_WEIGHT,		/* u32 */
+	TCA_CAKEMT_TIN_STATS_SENT_PACKETS,	/* u64 */
+	TCA_CAKEMT_TIN_STATS_SENT_BYTES,	/* u64 */
+	TCA_CAKEMT_TIN_STATS_DROPPED_PACKETS,	/* u64: after being queued, any reason */
+	TCA_CAKEMT_TIN_STATS_DROP_COBALT,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_DROP_ACK,		/* u32 */
+	TCA_CAKEMT_TIN_STATS_DROP_OVERLIMIT,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_ECN_MARKED,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_BACKLOG_BYTES,	/* u64 */
+	TCA_CAKEMT_TIN_STATS_BACKLOG_PACKETS,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_SPARSE_FLOWS,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_BULK_FLOWS,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_UNRESPONSIVE_FLOWS,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_PEAK_DELAY_US,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_AVG_DELAY_US,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_BASE_DELAY_US,	/* u32 */
+	TCA_CAKEMT_TIN_STATS_THROTTLED,		/* u64: times the tin waited for its shaper */
+	TCA_CAKEMT_TIN_STATS_MAX_SKBLEN,	/* u32: largest packet seen, bytes */
+	TCA_CAKEMT_TIN_STATS_ENQUEUED_PACKETS,	/* u64: packets accepted */
+	TCA_CAKEMT_TIN_STATS_RATE_DEFAULT,	/* flag: the cap is the qdisc's tin rate */
+	TCA_CAKEMT_TIN_STATS_RESERVED_SLOT_USES,	/* u32: new flows placed in the reserved slot */
+	__TCA_CAKEMT_TIN_STATS_MAX
+};
+#define TCA_CAKEMT_TIN_STATS_MAX (__TCA_CAKEMT_TIN_STATS_MAX - 1)
 
 #endif /* __LINUX_PKT_SCHED_CAKEMT_H */

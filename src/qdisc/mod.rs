@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The cakemt qdisc as the kernel sees it: every subscriber host has a tin
+//! (its own rate cap, CAKE's flow queueing and COBALT inside), tins are
+//! chosen by tc filters, `skb->priority` or fwmark ([`select`]), and they
+//! are the qdisc's classes ([`classes`]). The data path is the scheduling
+//! core's [`Scheduler`]; this file feeds it packets and time and turns its
+//! answers into the kernel's (drops through the adapter, which keeps qlen
+//! and backlog; the watchdog at the next wake-up).
+//!
+//! Configuration ([`config`]) is validated and its memory allocated before
+//! the qdisc lock is taken; changing the number of tins builds a new
+//! scheduler and moves every queued packet into it under the lock, so
+//! nothing queued is lost by any change.
+
+mod cake;
+mod classes;
+pub(crate) mod config;
+mod select;
+mod stats;
+
+use crate::glue::alloc::KernelAlloc;
+use crate::glue::netlink::{ExtAck, NlWriter, Options};
+use crate::glue::qdisc::{
+    now_ns, random_u32, Classified, Counters, DequeueCtx, EnqueueCtx, Qdisc, ResetCtx, Verdict,
+};
+use crate::glue::skb::{SkBuff, SkbQueue};
+use crate::sched::scheduler::{ConfigError, Dequeued, Scheduler};
+use cake::SplitGso;
+use config::{Config, Request, TinRate};
+use kernel::prelude::*;
+use select::Selector;
+
+/// The scheduling core as the kernel runs it.
+type Sched = Scheduler<SkbQueue, KernelAlloc>;
+
+/// Fruitless dequeues with nothing to wait for that are believed before
+/// the core is taken to be broken (it never should be).
+const STALL_RETRIES: u32 = 8;
+/// What the watchdog waits after that, instead of spinning.
+const STALL_BACKOFF_NS: u64 = 1_000_000;
+
+/// The qdisc's state, behind the adapter (under the qdisc lock).
+pub(crate) struct Cakemt {
+    sched: Sched,
+    /// Bytes the scheduler's tables take.
+    allocated: usize,
+    select: Selector,
+    /// When GSO packets are split (a copy of the setting for the data path).
+    split_gso: SplitGso,
+    /// Seed of the host hashes (per qdisc, so they cannot be aimed at).
+    seed: u32,
+    /// Times dequeue had to wait for a shaper and armed the watchdog.
+    throttled: u64,
+    /// Consecutive dequeues the core answered "wait until now".
+    stalls: u32,
+    /// The broken-invariant warning was printed.
+    warned: bool,
+}
+
+/// A prepared `tc qdisc change`.
+pub(crate) struct Change {
+    request: Request,
+    /// A scheduler for a new number of tins, built outside the lock; after
+    /// `apply` it holds the old, emptied one, freed outside the lock.
+    sched: Option<(Sched, usize)>,
+}
+
+/// Builds the scheduler for `cfg`, with an extack message on failure.
+fn build_sched(cfg: &Config, ext: &mut ExtAck) -> Result<(Sched, usize)> {
+    let mut alloc = KernelAlloc::default();
+    match Scheduler::new(&mut alloc, &cfg.sched_config()) {
+        Ok(s) => Ok((s, alloc.bytes)),
+        Err(ConfigError::NoMemory) => Err(ext.fail(
+            ENOMEM,
+            None,
+            format_args!("cakemt: no memory for {} tins", cfg.tins),
+        )),
+        Err(ConfigError::Invalid) => Err(ext.invalid(
+            None,
+            format_args!("cakemt: the scheduler refused {} tins", cfg.tins),
+        )),
+    }
+}
+
+impl Cakemt {
+    /// Applies per-tin rates and weights (tins checked by the parser).
+    fn apply_rates(&mut self, rates: &[TinRate], now: u64) {
+        for r in rates {
+            if r.follow_default {
+                self.sched.set_tin_rate_default(r.tin, now);
+            } else {
+                self.sched.set_tin_rate(r.tin, r.rate, now);
+            }
+            if r.weight != 0 {
+                self.sched.set_tin_weight(r.tin, r.weight);
+            }
+        }
+    }
+
+    /// The core answered "wait until now" again: believe it a few times,
+    /// then warn once and back off, so a broken invariant never becomes a
+    /// busy loop of timer interrupts.
+    fn stall(&mut self, now: u64) -> u64 {
+        self.stalls = self.stalls.saturating_add(1);
+        if self.stalls <= STALL_RETRIES {
+            return now;
+        }
+        if !self.warned {
+            self.warned = true;
+            pr_warn!(
+                "cakemt: internal error: packets queued but none due; backing off {} us\n",
+                STALL_BACKOFF_NS / 1000
+            );
+        }
+        now.saturating_add(STALL_BACKOFF_NS)
+    }
+}
+
+impl Qdisc for Cakemt {
+    const NAME: &'static [u8] = b"cakemt";
+    type Control = Config;
+    type Change = Change;
+    type Class = u32;
+    type Stats = stats::QdiscStats;
+
+    fn init(opts: &Options<'_>, ext: &mut ExtAck) -> Result<(Config, Self)> {
+        let Request { config, rates } = Request::parse(opts, None, ext)?;
+        let (sched, allocated) = build_sched(&config, ext)?;
+        let mut q = Self {
+            sched,
+            allocated,
+            select: Selector::new(config.tins, config.effective_default_tin(), config.fwmark),
+            split_gso: config.cake.split_gso,
+            seed: random_u32(),
+            throttled: 0,
+            stalls: 0,
+            warned: false,
+        };
+        q.apply_rates(&rates, now_ns());
+        Ok((config, q))
+    }
+
+    fn prepare(ctrl: &Config, opts: &Options<'_>, ext: &mut ExtAck) -> Result<Change> {
+        let request = Request::parse(opts, Some(ctrl), ext)?;
+        let sched = if request.config.tins != ctrl.tins {
+            Some(build_sched(&request.config, ext)?)
+        } else {
+            None
+        };
+        Ok(Change { request, sched })
+    }
+
+    fn apply(&mut self, ctrl: &mut Config, change: &mut Change) {
+        let now = now_ns();
+        let mut new = change.request.config;
+        if let Some((sched, allocated)) = change.sched.as_mut() {
+            // Every queued packet moves to the same tin, or the default
+            // one if its tin is gone; settings and counters carry over.
+            let seed = self.seed;
+            let default = new.effective_default_tin().saturating_sub(1);
+            let keys = &mut |p: &SkBuff| p.flow_keys(seed);
+            if sched.take_over(&mut self.sched, default, keys, now).is_ok() {
+                core::mem::swap(&mut self.sched, sched);
+                core::mem::swap(&mut self.allocated, allocated);
+            } else {
+                // Cannot happen (the parser checked the default tin), but
+                // if it did, the tins stay as they were.
+                new.tins = ctrl.tins;
+                new.default_tin = ctrl.default_tin;
+            }
+        }
+        if new.link_rate != ctrl.link_rate {
+            self.sched.set_link_rate(new.link_rate, now);
+        }
+        if new.tin_rate != ctrl.tin_rate {
+            self.sched.set_default_tin_rate(new.tin_rate, now);
+        }
+        self.sched.set_memlimit(u64::from(new.effective_memlimit()));
+        // A new scheduler was built with the new settings already; setting
+        // them again is harmless.
+        new.cake.apply(&ctrl.cake, &mut self.sched);
+        self.split_gso = new.cake.split_gso;
+        self.select
+            .configure(new.tins, new.effective_default_tin(), new.fwmark);
+        self.apply_rates(&change.request.rates, now);
+        *ctrl = new;
+    }
+
+    fn classify(&mut self, q: &mut EnqueueCtx<'_>, skb: &mut SkBuff) -> Classified<u32> {
+        self.select.select(q, skb)
+    }
+
+    fn split_gso(&self, tin: u32) -> bool {
+        let tin_rate = self.sched.tin(tin).map_or(0, |t| t.rate());
+        self.split_gso
+            .splits(self.sched.config().link_rate, tin_rate)
+    }
+
+    fn enqueue(&mut self, q: &mut EnqueueCtx<'_>, tin: u32, skb: SkBuff) -> Verdict {
+        let keys = skb.flow_keys(self.seed);
+        match self
+            .sched
+            .enqueue(tin, skb, keys, now_ns(), &mut |p, _| q.drop_queued(p))
+        {
+            Ok(e) if e.own_flow_cut => Verdict::QueuedOwnFlowCut,
+            Ok(_) => Verdict::Queued,
+            Err(_) => Verdict::Dropped,
+        }
+    }
+
+    fn dequeue(&mut self, q: &mut DequeueCtx<'_>) -> Option<SkBuff> {
+        let now = now_ns();
+        match self.sched.dequeue(now, &mut |p, _| q.drop_queued(p)) {
+            Dequeued::Packet(p) => {
+                self.stalls = 0;
+                Some(p)
+            }
+            Dequeued::WaitUntil(t) => {
+                let at = if t > now {
+                    self.stalls = 0;
+                    t
+                } else {
+                    self.stall(now)
+                };
+                self.throttled = self.throttled.wrapping_add(1);
+                q.overlimit();
+                q.wake_at(at);
+                None
+            }
+            Dequeued::Empty => None,
+        }
+    }
+
+    fn reset(&mut self, q: &mut ResetCtx<'_>) {
+        self.sched.reset(&mut |p, _| q.drop(p));
+    }
+
+    fn dump(ctrl: &Config, out: &mut NlWriter) -> Result {
+        stats::dump_config(ctrl, out)
+    }
+
+    fn stats(&self) -> stats::QdiscStats {
+        stats::QdiscStats::of(self)
+    }
+
+    fn dump_stats(
+        ctrl: &Config,
+        s: &stats::QdiscStats,
+        counters: &Counters,
+        out: &mut NlWriter,
+    ) -> Result {
+        stats::dump_stats(ctrl, s, counters, out)
+    }
+}
