@@ -3,7 +3,7 @@
 # installs what is missing, caches the kernel and tc outside the checkout,
 # and runs the guest under virtme-ng. The module itself is built by Kbuild.
 #
-#   make            build cakemt.ko (and the kernel, first time)
+#   make            build cakemt.ko (and the kernel, first time) into ./cakemt.ko
 #   make check      install, build, run host and guest tests
 #   make demo       the per-host shaping demonstration in a guest
 #   make KDIR=/path/to/kernel/build module    build against another kernel
@@ -20,8 +20,9 @@ setup:
 kernel: setup
 	$(XTASK) kernel
 
+# xtask builds in target/kmod/<kernel>/ and prints the module's path last.
 module: setup
-	$(XTASK) module
+	ko=$$($(XTASK) module | tail -n 1) && cp "$$ko" cakemt.ko && echo "built $(CURDIR)/cakemt.ko"
 
 tc: setup
 	$(XTASK) tc
@@ -39,5 +40,5 @@ demo:
 	$(XTASK) demo
 
 clean:
-	$(MAKE) -C "$$($(XTASK) kdir)" M=$(CURDIR) clean
+	rm -rf target/kmod cakemt.ko
 	cargo clean

@@ -60,6 +60,8 @@ const PACKAGES: &[&str] = &[
     "irtt",
     "iputils-ping",
     "iproute2",
+    // fwmark from an nftables map, in the guest tests.
+    "nftables",
 ];
 
 /// The Python virtual environment holding virtme-ng and flent.

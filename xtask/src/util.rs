@@ -79,6 +79,11 @@ pub fn run_tee(c: &mut Command) -> Result<String> {
 
 /// Like [`run_tee`], but returns the exit status instead of failing.
 pub fn tee(c: &mut Command) -> Result<(std::process::ExitStatus, String)> {
+    tee_prefixed(c, "")
+}
+
+/// [`tee`] with every printed line prefixed (which guest printed it).
+pub fn tee_prefixed(c: &mut Command, prefix: &str) -> Result<(std::process::ExitStatus, String)> {
     let (reader, writer) = std::io::pipe()?;
     let mut child = c
         .stdout(writer.try_clone()?)
@@ -90,7 +95,7 @@ pub fn tee(c: &mut Command) -> Result<(std::process::ExitStatus, String)> {
     let mut text = String::new();
     for line in BufReader::new(reader).lines() {
         let line = line.unwrap_or_default();
-        println!("{line}");
+        println!("{prefix}{line}");
         text.push_str(&line);
         text.push('\n');
     }
