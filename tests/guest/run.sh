@@ -1,12 +1,21 @@
 #!/bin/bash
-# Guest test runner: runs every test_* function of tests/guest/*.sh inside
-# the virtme-ng guest, each in its own subshell with a clean slate, and ends
-# with the line "N passed, N failed". Needs CAKEMT_KO and TC in the
-# environment (xtask sets them). Optional: a test name filter as $1.
+# Guest test runner: runs test_* functions of tests/guest/*.sh inside the
+# virtme-ng guest, each in its own subshell with a clean slate, checks the
+# kernel log after every test, and ends with the line "N passed, N failed".
+#
+#   run.sh [rates|functional|all] [FILTER]
+#
+# "rates" runs the rate measurements (test_rate_*: they need the lean
+# kernel's speed), "functional" everything else (on the debug kernel, where
+# KASAN, lockdep, kmemleak and friends judge the module), "all" both;
+# FILTER (an extended regular expression) keeps only the tests whose name
+# it matches. Needs CAKEMT_KO and TC in
+# the environment (xtask sets them).
 cd "$(dirname "$0")" || exit 2
 . ./lib.sh
 
-filter=${1:-}
+which=${1:-all}
+filter=${2:-}
 passed=0
 failed=0
 failures=()
@@ -18,21 +27,41 @@ for file in ./test_*.sh; do
 	fi
 done
 
-for t in $(declare -F | awk '{print $3}' | grep '^test_' | grep -- "$filter"); do
-	start=$(date +%s)
+case $which in
+rates) select='^test_rate_' ;;
+functional) select='^test_(?!rate_)' ;;
+all) select='^test_' ;;
+*) echo "run.sh: unknown selection '$which'" >&2; exit 2 ;;
+esac
+
+kernel_judges_init
+echo "guest: kernel $(uname -r) (${CAKEMT_KERNEL:-unknown} flavour), selection $which${filter:+, filter $filter}"
+
+for t in $(declare -F | awk '{print $3}' | grep -P "$select" | grep -E -- "$filter"); do
+	start=$SECONDS
 	echo "--- $t"
 	( set -u; "$t" )
 	rc=$?
-	cleanup
+	cleanup || rc=1
+	# The kernel is the judge: whatever the test said, a splat fails it.
+	if ! dmesg_check "$t"; then
+		rc=1
+	fi
 	if [ $rc -eq 0 ]; then
 		passed=$((passed + 1))
-		echo "ok   $t ($(( $(date +%s) - start )) s)"
+		echo "ok   $t ($((SECONDS - start)) s)"
 	else
 		failed=$((failed + 1))
 		failures+=("$t")
-		echo "FAIL $t ($(( $(date +%s) - start )) s)"
+		echo "FAIL $t ($((SECONDS - start)) s)"
 	fi
 done
+
+# Leaks show only once the module is gone and its objects are old enough.
+if ! kmemleak_check; then
+	failed=$((failed + 1))
+	failures+=("kmemleak")
+fi
 
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
