@@ -1,81 +1,84 @@
 #!/bin/bash
 # cakemt demonstration, run inside the virtme-ng guest by `make demo`.
 #
-# Four subscriber hosts, each in its own network namespace, send to a server
-# through a router namespace whose uplink is shaped by cakemt; host N opens N
-# TCP flows. Prints each host's goodput and the qdisc's statistics, then the
-# same run through CAKE (dual-srchost) as the reference.
-#
-# At this stage cakemt is one shaped queue: every host shares the link rate
-# and a host with more flows gets more. Per-host tins (each host its own rate
-# and fair share) arrive with the kernel integration of the scheduling core.
+# Eight subscriber hosts, each in its own network namespace, upload to a
+# server through a router namespace whose uplink carries one cakemt qdisc
+# with 4,000 tins (one per subscriber the ISP has; eight of them busy).
+# Each busy host has its own rate and opens a different number of TCP
+# flows; flower filters put each host in its tin. The demo prints every
+# host's goodput next to its configured rate, then runs the same traffic
+# through the layout operators use today, HTB with a CAKE leaf per host
+# (LibreQoS), as the reference. The rates add up to 36 Mbit/s, what a TCG
+# guest carries comfortably.
 set -u
 : "${CAKEMT_KO:?}" "${TC:?}"
-RATE=${RATE:-40mbit}
-SECS=${SECS:-8}
-HOSTS=4
+cd "$(dirname "$0")/../tests/guest" || exit 1
+. ./lib.sh
+
+SECS=${SECS:-10}
+TINS=4000
+RATES=(1 2 3 4 5 6 7 8)     # Mbit/s, host i at RATES[i-1]
+FLOWS=(1 8 2 4 1 8 2 4)     # TCP flows of host i
+LINK=40
 
 insmod "$CAKEMT_KO" || exit 1
+star 8 || { echo "demo: topology failed"; exit 1; }
+dir=$(mktemp -d)
 
-ns() { ip netns exec "$@"; }
+tin_of() { echo $(($1 * 500)); }   # host i in tin 500 i
 
-build_topology() {
-	ip netns add rtr; ip netns add srv
-	ip link add up0 netns rtr type veth peer name eth0 netns srv
-	ip -n rtr addr add 10.0.0.1/24 dev up0
-	ip -n srv addr add 10.0.0.2/24 dev eth0
-	for n in rtr srv; do ip -n $n link set lo up; done
-	ip -n rtr link set up0 up; ip -n srv link set eth0 up
-	ip -n srv route add 10.0.0.0/16 via 10.0.0.1
-	ns rtr sysctl -qw net.ipv4.ip_forward=1
-	for h in $(seq 1 $HOSTS); do
-		ip netns add h$h
-		ip link add eth0 netns h$h type veth peer name down$h netns rtr
-		ip -n h$h addr add 10.0.$h.2/24 dev eth0
-		ip -n rtr addr add 10.0.$h.1/24 dev down$h
-		ip -n h$h link set lo up; ip -n h$h link set eth0 up
-		ip -n rtr link set down$h up
-		ip -n h$h route add default via 10.0.$h.1
-	done
-}
+specs=()
+for i in $(seq 1 8); do specs+=("h$i:${FLOWS[i - 1]}"); done
 
-# run_traffic: host N runs N flows to the server for SECS seconds; prints
-# each host's goodput.
-run_traffic() {
-	local h dir=$(mktemp -d)
-	for h in $(seq 1 $HOSTS); do
-		ns srv timeout $((SECS + 20)) iperf3 -s -1 -p $((5200 + h)) >/dev/null 2>&1 &
-	done
-	sleep 0.5
-	for h in $(seq 1 $HOSTS); do
-		ns h$h timeout $((SECS + 15)) iperf3 -c 10.0.0.2 -p $((5200 + h)) -P $h -t "$SECS" -J \
-			>"$dir/h$h.json" 2>/dev/null &
-	done
-	wait
-	python3 - "$dir" $HOSTS <<'PY'
+# report TITLE: each host's goodput against what its rate carries.
+report() {
+	python3 - "$dir" "$1" "${RATES[*]}" "${FLOWS[*]}" <<'PY'
 import json, sys
-d, n = sys.argv[1], int(sys.argv[2])
+d, title = sys.argv[1], sys.argv[2]
+rates = [float(r) for r in sys.argv[3].split()]
+flows = [int(f) for f in sys.argv[4].split()]
+print(f"  {title}")
+print("  host  tin   flows  rate      expected   goodput    of expected")
 total = 0
-for h in range(1, n + 1):
+for i, (r, f) in enumerate(zip(rates, flows), 1):
     try:
-        bps = json.load(open(f"{d}/h{h}.json"))["end"]["sum_received"]["bits_per_second"]
+        g = json.load(open(f"{d}/h{i}.json"))["end"]["sum_received"]["bits_per_second"] / 1e6
     except Exception as e:
-        print(f"  host h{h}: no result ({e})"); continue
-    total += bps
-    print(f"  host h{h} (10.0.{h}.2, {h} flow{'s' if h > 1 else ''}): {bps / 1e6:7.2f} Mbit/s")
-print(f"  total: {total / 1e6:.2f} Mbit/s")
+        print(f"  h{i}: no result ({e})"); continue
+    want = r * 1448 / 1514
+    total += g
+    print(f"  h{i}    {i * 500:<5} {f:<6} {r:4.1f} Mbit {want:6.2f} Mbit {g:6.2f} Mbit  {100 * g / want:5.1f} %")
+print(f"  total goodput {total:.2f} Mbit/s")
 PY
-	rm -rf "$dir"
 }
 
-build_topology
-echo "== cakemt bandwidth $RATE on the router's uplink, $HOSTS hosts, $SECS s"
-ns rtr "$TC" qdisc add dev up0 root cakemt bandwidth "$RATE" || exit 1
-run_traffic
+echo "== cakemt: one qdisc, $TINS tins, bandwidth ${LINK}mbit, 8 busy hosts, $SECS s"
+ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt bandwidth ${LINK}mbit tins $TINS tin-bandwidth 10mbit || exit 1
+for i in $(seq 1 8); do echo "$(tin_of "$i") ${RATES[i - 1]}mbit"; done >"$dir/rates"
+ns rtr "$TC" qdisc change dev up0 root cakemt rates "$dir/rates" || exit 1
+for i in $(seq 1 8); do
+	ns rtr "$TC" filter add dev up0 parent 1: protocol ip prio 1 flower src_ip 10.0.$i.2 \
+		classid "1:$(printf %x "$(tin_of "$i")")" || exit 1
+done
+ns rtr "$TC" qdisc show dev up0
+flows "$SECS" "$dir" "${specs[@]}"
+report "cakemt (tin N = class 1:N; rate = the tin's cap)"
 ns rtr "$TC" -s qdisc show dev up0
+echo "  one busy tin in detail:"
+ns rtr "$TC" -s class show dev up0 classid "1:$(printf %x "$(tin_of 2)")"
 
-echo "== reference: CAKE bandwidth $RATE dual-srchost, same hosts"
-ns rtr "$TC" qdisc replace dev up0 root cake bandwidth "$RATE" dual-srchost
-run_traffic
+echo "== reference: HTB with one class and a CAKE leaf per busy host (8 of them)"
+# (tc refuses to replace handle 1: by another kind: the old root goes first)
 ns rtr "$TC" qdisc del dev up0 root
-rmmod cakemt
+ns rtr "$TC" qdisc add dev up0 root handle 1: htb || exit 1
+ns rtr "$TC" class add dev up0 parent 1: classid 1:ffff htb rate ${LINK}mbit || exit 1
+for i in $(seq 1 8); do
+	c=$(printf %x "$(tin_of "$i")")
+	ns rtr "$TC" class add dev up0 parent 1:ffff classid 1:$c htb rate "${RATES[i - 1]}mbit" ceil "${RATES[i - 1]}mbit" || exit 1
+	ns rtr "$TC" qdisc add dev up0 parent 1:$c cake besteffort || exit 1
+	ns rtr "$TC" filter add dev up0 parent 1: protocol ip prio 1 flower src_ip 10.0.$i.2 classid 1:$c || exit 1
+done
+flows "$SECS" "$dir" "${specs[@]}"
+report "htb + cake per host (reference)"
+ns rtr "$TC" qdisc del dev up0 root
+cleanup
