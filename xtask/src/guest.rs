@@ -29,6 +29,16 @@ const PROBE_WORD: &str = "cakemt-kvm-probe-ok";
 /// `slub_debug=FZPU` here.
 const DEBUG_CMDLINE: &str = "";
 
+/// The guest's root is the host's file system over 9p, which virtme-ng
+/// mounts uncached: every exec reads the binary and its libraries through
+/// virtio again. The host side does not change while the guest runs, so
+/// page-cache it (`cache=loose`; the kernel takes the last `rootflags=`):
+/// measured under TCG, 50 execs of /bin/true 8.0 s -> 3.9 s, 20 of `ip`
+/// 9.1 s -> 3.4 s, the boot 73 s -> 52 s. 9p is forced so that a host with
+/// virtiofsd does not get these 9p options on a virtiofs root.
+const ROOT_CMDLINE: &str =
+    "rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose";
+
 fn vng(kdir: &Path, kvm: bool, timeout_s: u32, script: &str, cmdline: &str, cpus: u32) -> Command {
     let mut c = cmd("timeout");
     c.arg("--kill-after=10")
@@ -41,6 +51,7 @@ fn vng(kdir: &Path, kvm: bool, timeout_s: u32, script: &str, cmdline: &str, cpus
     if !kvm {
         c.arg("--disable-kvm");
     }
+    c.arg("--force-9p").arg("--append").arg(ROOT_CMDLINE);
     if !cmdline.is_empty() {
         c.arg("--append").arg(cmdline);
     }
