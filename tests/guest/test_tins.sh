@@ -167,9 +167,11 @@ test_bad_input_is_refused_and_changes_nothing() {
 	# Each: arguments, and a word the message must hold.
 	while IFS='|' read -r case want; do
 		# shellcheck disable=SC2086
+		# (bash, not grep and head: a process start costs most of a
+		# second on the debug kernel)
 		err=$(tc_ $case 2>&1) && { fail "accepted: tc $case"; return 1; }
-		info "tc $case: $(echo "$err" | head -1)"
-		echo "$err" | grep -qi -- "$want" || { fail "tc $case: message lacks '$want': $err"; return 1; }
+		info "tc $case: ${err%%$'\n'*}"
+		[[ ${err,,} == *"${want,,}"* ]] || { fail "tc $case: message lacks '$want': $err"; return 1; }
 	done <<EOF
 qdisc change dev d0 root cakemt tins 0|tins
 qdisc change dev d0 root cakemt tins 65536|tins
