@@ -234,6 +234,32 @@ goodput_mbit() {
 # within PCT MEASURED EXPECTED: is MEASURED within PCT % of EXPECTED?
 within() { awk -v p="$1" -v m="$2" -v e="$3" 'BEGIN { d = m - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'; }
 
+# Rate measurements run in rounds. Under TCG on this shared machine the
+# guest's speed is not steady: it drops by a third or more for seconds at
+# a time (seen in one boot: HTB+CAKE at 97% of its rates in one round and
+# at 50% in the next, with nothing else running). A shortfall can come
+# from that, an excess never can. So a measurement that only fell short is
+# repeated, up to RATE_ROUNDS rounds, and passes if a round is within its
+# bounds; a round above its bounds fails at once. The same rule holds for
+# cakemt and for its controls.
+RATE_ROUNDS=${RATE_ROUNDS:-3}
+
+# rounds WHAT CMD...: runs CMD, a round that returns 0 within bounds, 1 if
+# it fell short, 2 if it went over (or failed otherwise), until it returns
+# other than 1 or RATE_ROUNDS rounds have run; returns its last status.
+rounds() {
+	local what=$1 r rc
+	shift
+	for ((r = 1; ; r++)); do
+		"$@"
+		rc=$?
+		[ $rc = 1 ] && [ $r -lt "$RATE_ROUNDS" ] || break
+		info "$what: short in round $r of $RATE_ROUNDS: measuring again"
+	done
+	[ $rc = 0 ] && [ $r -gt 1 ] && info "$what: within bounds in round $r of $RATE_ROUNDS"
+	return $rc
+}
+
 # le A B: A <= B (numbers with fractions).
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 

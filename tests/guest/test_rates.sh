@@ -4,11 +4,12 @@
 # a reference qdisc at the same rates in the same boot, whose figures are
 # asserted too: a control that is only printed cannot catch a broken
 # harness; both always run, so a failure shows which side fell short.
-# Rates are scaled to what a 1-vCPU TCG guest carries while a second guest
-# shares the machine (a star has two forwarding hops: at 28 Mbit/s in all
-# both cakemt and HTB+CAKE fell 7-10% short), keeping the issue's ratios;
-# goodput is compared with the rate times 1448/1514 (TCP payload per
-# shaped frame).
+# Rates are scaled to what a TCG guest carries (a star has two forwarding
+# hops: at 28 Mbit/s in all both cakemt and HTB+CAKE fell 7-10% short on a
+# one-vCPU guest), keeping the issue's ratios; goodput is compared with the
+# rate times 1448/1514 (TCP payload per shaped frame). Every measurement,
+# cakemt's and the control's alike, runs in rounds (`rounds` in lib.sh): a
+# round that fell short is repeated, up to three, one that went over fails.
 
 # by_src TIN...: a flower filter per host i sending to tin TIN_i, on the
 # router's uplink (tc's classid, so it works for cakemt and HTB alike).
@@ -22,18 +23,30 @@ by_src() {
 }
 
 # check_goodputs WHAT PCT DIR HOST:RATE_MBIT...: each host's goodput is
-# within PCT % of what its rate carries.
+# within PCT % of what its rate carries. Returns 1 if a host fell short
+# (and none went over), 2 if one went over: see `rounds` in lib.sh.
 check_goodputs() {
-	local what=$1 pct=$2 dir=$3 spec h rate got want bad=0
+	local what=$1 pct=$2 dir=$3 spec h rate got want rc=0
 	shift 3
 	for spec in "$@"; do
 		h=${spec%%:*}; rate=${spec##*:}
 		got=$(goodput "$dir/$h.json") || return 1
 		want=$(tcp_goodput "$rate")
 		info "$what: $h at ${rate}mbit: $got Mbit/s (expected $want)"
-		within "$pct" "$got" "$want" || { fail "$what: $h got $got, not within $pct% of $want"; bad=1; }
+		within "$pct" "$got" "$want" && continue
+		fail "$what: $h got $got, not within $pct% of $want"
+		if le "$got" "$want"; then [ $rc = 2 ] || rc=1; else rc=2; fi
 	done
-	return $bad
+	return $rc
+}
+
+# measure WHAT PCT SECS DIR "HOST:FLOWS..." "HOST:RATE_MBIT...": `flows`
+# for SECS seconds, then check_goodputs, in rounds (lib.sh).
+measure() { rounds "$1" measure_round "$@"; }
+measure_round() {
+	# shellcheck disable=SC2086
+	flows "$3" "$4" $5
+	check_goodputs "$1" "$2" "$4" $6
 }
 
 # htb_cake LINK_MBIT RATE_MBIT...: the LibreQoS layout as control, one HTB
@@ -61,28 +74,32 @@ test_rate_flower_hosts_get_their_tin_rates() {
 	ns rtr "$TC" class change dev up0 classid 1:2 cakemt bandwidth 4mbit || return 1
 	ns rtr "$TC" class change dev up0 classid 1:3 cakemt bandwidth 8mbit || return 1
 	by_src 1 2 3 || return 1
-	flows 8 "$dir" h1:1 h2:1 h3:1
-	check_goodputs cakemt 5 "$dir" h1:2 h2:4 h3:8 || rc=1
+	measure cakemt 5 8 "$dir" "h1:1 h2:1 h3:1" "h1:2 h2:4 h3:8" || rc=1
 	balanced rtr up0 || rc=1
 	htb_cake 20 2 4 8 && by_src 1 2 3 || return 1
-	flows 8 "$dir" h1:1 h2:1 h3:1
 	# HTB with a CAKE leaf runs short at low rates: its 2 Mbit/s class
 	# gave 1.575, 1.66 and 1.707 of 1.913 in three boots (the 4 and 8
 	# Mbit/s classes within 1%). The control's bound is looser, still
 	# enough to show that the harness carried the traffic.
-	check_goodputs "htb+cake (control)" 20 "$dir" h1:2 h2:4 h3:8 || rc=1
+	measure "htb+cake (control)" 20 8 "$dir" "h1:1 h2:1 h3:1" "h1:2 h2:4 h3:8" || rc=1
 	return $rc
 }
 
-# shared_equally WHAT DIR: hosts h1..h4 shared an 8 Mbit/s link equally.
+# shared_equally WHAT DIR: 12 s of one flow from each of h1..h4, which
+# must share an 8 Mbit/s link equally (a round: 0, 1 short, 2 over).
 shared_equally() {
 	local what=$1 dir=$2 got sum rc=0
-	check_goodputs "$what" 10 "$dir" h1:2 h2:2 h3:2 h4:2 || rc=1
+	flows 12 "$dir" h1:1 h2:1 h3:1 h4:1
+	check_goodputs "$what" 10 "$dir" h1:2 h2:2 h3:2 h4:2 || rc=$?
 	got=$(for h in 1 2 3 4; do goodput "$dir/h$h.json"; done)
 	sum=$(echo $got | awk '{ print $1 + $2 + $3 + $4 }')
 	info "$what: link $sum Mbit/s (expected $(tcp_goodput 8)), Jain's index over 4 hosts $(jain $got)"
-	within 5 "$sum" "$(tcp_goodput 8)" || { fail "$what: the link carried $sum"; rc=1; }
-	within 2 "$(jain $got)" 1 || { fail "$what: Jain's index $(jain $got) below 0.98"; rc=1; }
+	if ! within 5 "$sum" "$(tcp_goodput 8)"; then
+		fail "$what: the link carried $sum"
+		if le "$sum" "$(tcp_goodput 8)"; then [ $rc = 2 ] || rc=1; else rc=2; fi
+	fi
+	# (A starved guest can make one flow lag: unfair rounds are repeated.)
+	within 2 "$(jain $got)" 1 || { fail "$what: Jain's index $(jain $got) below 0.98"; [ $rc = 2 ] || rc=1; }
 	return $rc
 }
 
@@ -91,14 +108,12 @@ test_rate_congested_link_is_shared_equally() {
 	load_module && star 4 || return 1
 	ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt bandwidth 8mbit tins 4 || return 1
 	by_src 1 2 3 4 || return 1
-	flows 12 "$dir" h1:1 h2:1 h3:1 h4:1
 	# Four TCP flows competing for 12 s at 2 Mbit/s each wander a few per
 	# cent either way (over 8 s: up to 8%, CAKE as well as cakemt): each host within 10%, the
 	# link within 5%, Jain's index at least 0.98.
-	shared_equally cakemt "$dir" || rc=1
+	rounds cakemt shared_equally cakemt "$dir" || rc=1
 	ns rtr "$TC" qdisc replace dev up0 root cake bandwidth 8mbit dual-srchost || return 1
-	flows 12 "$dir" h1:1 h2:1 h3:1 h4:1
-	shared_equally "cake dual-srchost (control)" "$dir" || rc=1
+	rounds "cake dual-srchost (control)" shared_equally "cake dual-srchost (control)" "$dir" || rc=1
 	return $rc
 }
 
@@ -108,12 +123,10 @@ test_rate_weights_share_a_congested_link() {
 	ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt bandwidth 8mbit tins 2 || return 1
 	ns rtr "$TC" class change dev up0 classid 1:2 cakemt weight 3 || return 1
 	by_src 1 2 || return 1
-	flows 8 "$dir" h1:2 h2:2
-	check_goodputs "cakemt weights 1:3" 10 "$dir" h1:2 h2:6 || rc=1
+	measure "cakemt weights 1:3" 10 8 "$dir" "h1:2 h2:2" "h1:2 h2:6" || rc=1
 	# Control: HTB children at 2 and 6 Mbit under an 8 Mbit parent.
 	htb_cake 8 2 6 && by_src 1 2 || return 1
-	flows 8 "$dir" h1:2 h2:2
-	check_goodputs "htb 2:6 (control)" 10 "$dir" h1:2 h2:6 || rc=1
+	measure "htb 2:6 (control)" 10 8 "$dir" "h1:2 h2:2" "h1:2 h2:6" || rc=1
 	return $rc
 }
 
@@ -123,17 +136,21 @@ test_rate_cake_queueing_inside_each_tin() {
 	ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt bandwidth 20mbit tins 2 tin-bandwidth 5mbit || return 1
 	by_src 1 2 || return 1
 	# 8 flows against 1: each host still gets its own tin's rate.
-	flows 8 "$dir" h1:8 h2:1
-	check_goodputs "cakemt 8 flows vs 1" 5 "$dir" h1:5 h2:5 || rc=1
+	measure "cakemt 8 flows vs 1" 5 8 "$dir" "h1:8 h2:1" "h1:5 h2:5" || rc=1
 	# 4 flows in one tin share it fairly (CAKE's flow queueing).
-	flows 8 "$dir" h1:4
-	got=$(stream_goodputs "$dir/h1.json")
-	info "cakemt: 4 flows in one 5mbit tin: $got Mbit/s, Jain $(jain $got)"
-	within 5 "$(jain $got)" 1 || { fail "4 flows in one tin: Jain below 0.95 ($got)"; rc=1; }
+	rounds "cakemt: 4 flows in one tin" four_flows_share_a_tin "$dir" || rc=1
 	htb_cake 20 5 5 && by_src 1 2 || return 1
-	flows 8 "$dir" h1:8 h2:1
-	check_goodputs "htb+cake 8 flows vs 1 (control)" 5 "$dir" h1:5 h2:5 || rc=1
+	measure "htb+cake 8 flows vs 1 (control)" 5 8 "$dir" "h1:8 h2:1" "h1:5 h2:5" || rc=1
 	return $rc
+}
+
+# four_flows_share_a_tin DIR: a round of h1's 4 flows in its 5 Mbit/s tin.
+four_flows_share_a_tin() {
+	local got
+	flows 8 "$1" h1:4
+	got=$(stream_goodputs "$1/h1.json")
+	info "cakemt: 4 flows in one 5mbit tin: $got Mbit/s, Jain $(jain $got)"
+	within 5 "$(jain $got)" 1 || { fail "4 flows in one tin: Jain below 0.95 ($got)"; return 1; }
 }
 
 # median_rtt NS DST COUNT: median ping RTT in ms.
