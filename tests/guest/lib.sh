@@ -151,15 +151,17 @@ star() {
 	ns rtr ip link set up0 up && ns srv ip link set eth0 up
 	ns srv ip route add 10.0.0.0/8 via 10.0.0.1
 	ns rtr sysctl -qw net.ipv4.ip_forward=1
+	# `ip -batch` per namespace: on the debug kernel a process start
+	# costs most of a second, and this was ten of them per host.
 	for h in $(seq 1 "$n"); do
 		ip netns add h$h || return 1
 		no_ipv6 h$h
 		ip link add eth0 netns h$h type veth peer name down$h netns rtr || return 1
-		ns h$h ip addr add 10.0.$h.2/24 dev eth0
-		ns rtr ip addr add 10.0.$h.1/24 dev down$h
-		ns h$h ip link set lo up && ns h$h ip link set eth0 up
-		ns rtr ip link set down$h up
-		ns h$h ip route add default via 10.0.$h.1
+		# The router's end first, so the host's link has carrier when its
+		# default route goes in.
+		printf '%s\n' "addr add 10.0.$h.1/24 dev down$h" "link set down$h up" | ip -n rtr -batch - || return 1
+		printf '%s\n' "addr add 10.0.$h.2/24 dev eth0" "link set lo up" "link set eth0 up" \
+			"route add default via 10.0.$h.1" | ip -n h$h -batch - || return 1
 	done
 	# Resolve neighbours now, so no ARP waits inside a measurement.
 	for h in $(seq 1 "$n"); do ns h$h ping -c1 -W2 10.0.0.2 >/dev/null || return 1; done
