@@ -159,14 +159,17 @@ background_traffic() {
 }
 
 test_teardown_under_load() {
-	local i t0 sent b
+	local i t0 sent b ts=$SECONDS
 	load_module && star 4 || return 1
+	info "set-up: $((SECONDS - ts)) s"
 	ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt bandwidth 8mbit tins 4 tin-bandwidth 2mbit || return 1
 	for i in 1 2 3 4; do
 		ns rtr "$TC" filter add dev up0 parent 1: protocol ip prio 1 flower src_ip 10.0.$i.2 classid 1:$i || return 1
 	done
+	ts=$SECONDS
 	background_traffic 100
 	sleep 3
+	info "traffic started: $((SECONDS - ts)) s"
 	t0=$SECONDS
 	# Each round is one tc -batch (a process start costs seconds on the
 	# debug kernel, a round about 20 s under this load): tins, a class,
@@ -196,10 +199,14 @@ test_teardown_under_load() {
 	info "4 rounds in $((SECONDS - t0)) s; the qdisc added in the last has sent $sent packets since"
 	[ "$sent" -gt 0 ] || { fail "no traffic flowed through the last qdisc: the test ran without load"; return 1; }
 	# The namespace that owns the device goes, with traffic still flowing.
+	ts=$SECONDS
 	ip netns del rtr || { fail "deleting the router namespace"; return 1; }
 	sleep 1
 	for h in $(ip netns list | awk '{print $1}'); do ip netns pids "$h" | xargs -r kill 2>/dev/null; ip netns del "$h"; done
+	info "namespaces gone: $((SECONDS - ts)) s"
+	ts=$SECONDS
 	unload_module || fail "rmmod after the namespace went"
+	info "module unloaded: $((SECONDS - ts)) s"
 }
 
 # The flood: pktgen on the router's uplink sends UDP from random sources to
