@@ -11,7 +11,7 @@
 //! data path up for more than one class's copy.
 
 use super::bindings as b;
-use super::netlink::{ClassOptions, ExtAck, NlWriter};
+use super::netlink::{dump_xstats, ClassOptions, ExtAck, NlWriter};
 use super::qdisc::{Adapter, Qdisc};
 use core::ffi::c_ulong;
 use core::marker::PhantomData;
@@ -315,21 +315,8 @@ impl<T: Classes> ClassAdapter<T> {
         if err < 0 {
             return -1;
         }
-        // SAFETY: as above.
-        let (mut out, nest) = unsafe {
-            let nest = b::cakemt_xstats_start(d);
-            (NlWriter::from_raw(b::cakemt_xstats_skb(d)), nest)
-        };
-        if nest.is_null() {
-            return -1;
-        }
-        let res = T::class_dump_stats(&stats, &mut out);
-        // SAFETY: `nest` was opened on `d`'s message above.
-        unsafe { b::cakemt_xstats_end(d, nest) };
-        if res.is_err() {
-            return -1;
-        }
-        0
+        // SAFETY: `d` is the stats dump the kernel passed to this callback.
+        unsafe { dump_xstats(d, |out| T::class_dump_stats(&stats, out)) }
     }
 }
 

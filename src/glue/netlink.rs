@@ -206,6 +206,35 @@ impl<'a, P: Policy> Parsed<'a, P> {
 /// Appends attributes to a netlink message being dumped.
 pub(crate) struct NlWriter(*mut b::sk_buff);
 
+/// Writes a qdisc's or class's xstats into the stats dump `d`: opens the
+/// xstats attribute, lets `write` append to it, closes it. Returns what a
+/// `dump_stats` callback returns: 0, or -1 if the message is full.
+///
+/// # Safety
+/// `d` is the stats dump in progress that the kernel passed to the
+/// `dump_stats` callback calling this; its message is ours meanwhile.
+pub(crate) unsafe fn dump_xstats(
+    d: *mut b::gnet_dump,
+    write: impl FnOnce(&mut NlWriter) -> Result,
+) -> i32 {
+    // SAFETY: `d` is a live stats dump (the caller's contract), and its
+    // message is a valid netlink message exclusively ours for the callback.
+    let (mut out, nest) = unsafe {
+        let nest = b::cakemt_xstats_start(d);
+        (NlWriter::from_raw(b::cakemt_xstats_skb(d)), nest)
+    };
+    if nest.is_null() {
+        return -1;
+    }
+    let res = write(&mut out);
+    // SAFETY: `nest` was opened on `d`'s message above.
+    unsafe { b::cakemt_xstats_end(d, nest) };
+    if res.is_err() {
+        return -1;
+    }
+    0
+}
+
 /// An open nested attribute; close it with [`NlWriter::nest_end`].
 pub(crate) struct Nest(*mut b::nlattr);
 

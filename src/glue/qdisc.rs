@@ -20,7 +20,7 @@
 //! taken, applied under it, and what it replaced is freed after.
 
 use super::bindings as b;
-use super::netlink::{ExtAck, NlWriter, Options};
+use super::netlink::{dump_xstats, ExtAck, NlWriter, Options};
 use super::skb::SkBuff;
 use crate::sched::packet::Packet;
 use core::cell::UnsafeCell;
@@ -591,21 +591,8 @@ impl<T: Qdisc> Adapter<T> {
         }) else {
             return -1;
         };
-        // SAFETY: `d` is the stats dump in progress; its message is ours.
-        let (mut out, nest) = unsafe {
-            let nest = b::cakemt_xstats_start(d);
-            (NlWriter::from_raw(b::cakemt_xstats_skb(d)), nest)
-        };
-        if nest.is_null() {
-            return -1;
-        }
-        let res = T::dump_stats(ctrl, &stats, &counters, &mut out);
-        // SAFETY: `nest` was opened on `d`'s message above.
-        unsafe { b::cakemt_xstats_end(d, nest) };
-        match res {
-            Ok(()) => 0,
-            Err(_) => -1,
-        }
+        // SAFETY: `d` is the stats dump the kernel passed to this callback.
+        unsafe { dump_xstats(d, |out| T::dump_stats(ctrl, &stats, &counters, out)) }
     }
 }
 
