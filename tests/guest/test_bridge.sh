@@ -54,16 +54,7 @@ test_rate_bridge_port_shapes_hosts_behind_it() {
 	by_dst_on_lan 1 2 3 || return 1
 	DOWNLOAD=1 measure "cakemt on a bridge port (downloads)" 5 12 "$dir" "h1:1 h2:1 h3:1" "h1:2 h2:4 h3:6" || rc=1
 	balanced box lan || rc=1
-	ns box "$TC" qdisc del dev lan root || return 1
-	ns box "$TC" qdisc add dev lan root handle 1: htb || return 1
-	ns box "$TC" class add dev lan parent 1: classid 1:100 htb rate 20mbit || return 1
-	local i=1 r
-	for r in 2 4 6; do
-		ns box "$TC" class add dev lan parent 1:100 classid 1:$i htb rate ${r}mbit ceil ${r}mbit || return 1
-		ns box "$TC" qdisc add dev lan parent 1:$i cake besteffort || return 1
-		i=$((i + 1))
-	done
-	by_dst_on_lan 1 2 3 || return 1
+	htb_cake box lan 20 2 4 6 && by_dst_on_lan 1 2 3 || return 1
 	# HTB with a CAKE leaf runs short at low rates (see test_rates.sh).
 	DOWNLOAD=1 measure "htb+cake on the bridge port (control)" 20 12 "$dir" "h1:1 h2:1 h3:1" "h1:2 h2:4 h3:6" || rc=1
 	return $rc

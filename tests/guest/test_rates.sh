@@ -49,19 +49,20 @@ measure_round() {
 	check_goodputs "$1" "$2" "$4" $6
 }
 
-# htb_cake LINK_MBIT RATE_MBIT...: the LibreQoS layout as control, one HTB
-# class 1:i at RATE_i with a CAKE leaf, under a LINK_MBIT root class.
+# htb_cake NS DEV LINK_MBIT RATE_MBIT...: the LibreQoS layout as control on
+# DEV in namespace NS, one HTB class 1:i at RATE_i with a CAKE leaf, under
+# a LINK_MBIT root class.
 htb_cake() {
-	local link=$1 i=1 r
-	shift
+	local n=$1 dev=$2 link=$3 i=1 r
+	shift 3
 	# Replacing handle 1: with another kind is refused ("Invalid qdisc
 	# name"): the old root goes first, and its filters with it.
-	ns rtr "$TC" qdisc del dev up0 root 2>/dev/null
-	ns rtr "$TC" qdisc add dev up0 root handle 1: htb || return 1
-	ns rtr "$TC" class add dev up0 parent 1: classid 1:100 htb rate "${link}mbit" || return 1
+	ns "$n" "$TC" qdisc del dev "$dev" root 2>/dev/null
+	ns "$n" "$TC" qdisc add dev "$dev" root handle 1: htb || return 1
+	ns "$n" "$TC" class add dev "$dev" parent 1: classid 1:100 htb rate "${link}mbit" || return 1
 	for r in "$@"; do
-		ns rtr "$TC" class add dev up0 parent 1:100 classid 1:$i htb rate "${r}mbit" ceil "${r}mbit" || return 1
-		ns rtr "$TC" qdisc add dev up0 parent 1:$i cake besteffort || return 1
+		ns "$n" "$TC" class add dev "$dev" parent 1:100 classid 1:$i htb rate "${r}mbit" ceil "${r}mbit" || return 1
+		ns "$n" "$TC" qdisc add dev "$dev" parent 1:$i cake besteffort || return 1
 		i=$((i + 1))
 	done
 }
@@ -76,7 +77,7 @@ test_rate_flower_hosts_get_their_tin_rates() {
 	by_src 1 2 3 || return 1
 	measure cakemt 5 8 "$dir" "h1:1 h2:1 h3:1" "h1:2 h2:4 h3:8" || rc=1
 	balanced rtr up0 || rc=1
-	htb_cake 20 2 4 8 && by_src 1 2 3 || return 1
+	htb_cake rtr up0 20 2 4 8 && by_src 1 2 3 || return 1
 	# HTB with a CAKE leaf runs short at low rates: its 2 Mbit/s class
 	# gave 1.575, 1.66 and 1.707 of 1.913 in three boots (the 4 and 8
 	# Mbit/s classes within 1%). The control's bound is looser, still
@@ -125,7 +126,7 @@ test_rate_weights_share_a_congested_link() {
 	by_src 1 2 || return 1
 	measure "cakemt weights 1:3" 10 8 "$dir" "h1:2 h2:2" "h1:2 h2:6" || rc=1
 	# Control: HTB children at 2 and 6 Mbit under an 8 Mbit parent.
-	htb_cake 8 2 6 && by_src 1 2 || return 1
+	htb_cake rtr up0 8 2 6 && by_src 1 2 || return 1
 	measure "htb 2:6 (control)" 10 8 "$dir" "h1:2 h2:2" "h1:2 h2:6" || rc=1
 	return $rc
 }
@@ -139,7 +140,7 @@ test_rate_cake_queueing_inside_each_tin() {
 	measure "cakemt 8 flows vs 1" 5 8 "$dir" "h1:8 h2:1" "h1:5 h2:5" || rc=1
 	# 4 flows in one tin share it fairly (CAKE's flow queueing).
 	rounds "cakemt: 4 flows in one tin" four_flows_share_a_tin "$dir" || rc=1
-	htb_cake 20 5 5 && by_src 1 2 || return 1
+	htb_cake rtr up0 20 5 5 && by_src 1 2 || return 1
 	measure "htb+cake 8 flows vs 1 (control)" 5 8 "$dir" "h1:8 h2:1" "h1:5 h2:5" || rc=1
 	return $rc
 }
