@@ -12,6 +12,7 @@ pub mod alloc;
 pub mod calendar;
 pub mod cobalt;
 pub mod flow_table;
+pub mod host_table;
 pub mod memlimit;
 pub mod overhead;
 pub mod packet;

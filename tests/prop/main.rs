@@ -6,6 +6,7 @@
 
 #[path = "../host/mod.rs"]
 mod host;
+mod host_table;
 // `host` includes the core's test helpers, which name the core `crate::sched`.
 use cakemt_sched::sched;
 

@@ -11,6 +11,7 @@
 use cakemt_sched::sched::ack_filter::AckFilterMode;
 use cakemt_sched::sched::alloc::{AllocError, SliceAlloc};
 use cakemt_sched::sched::cobalt::CobaltConfig;
+use cakemt_sched::sched::host_table::{HostKey, HostTable, Pool};
 use cakemt_sched::sched::overhead::{GsoShape, Overhead};
 use cakemt_sched::sched::packet::{AckInfo, DropReason, FlowKeys, Packet, PacketQueue};
 use cakemt_sched::sched::scheduler::{Dequeued, SchedConfig, Scheduler};
@@ -257,4 +258,26 @@ pub extern "C" fn scan_mem(m: &mut MemBuckets<A>, t: u32, b: u64) -> u64 {
     let f = m.fattest().unwrap_or(0) as u64;
     m.clear();
     f + m.of(t) + m.total() + MemBuckets::<A>::new(&mut A, 4).is_ok() as u64
+}
+#[no_mangle]
+pub extern "C" fn scan_hosts(h: &mut HostTable<A>, old: &HostTable<A>, a: u64, now: u64) -> u64 {
+    let busy = |t: u32| t == u32_();
+    let mut addr = [0u8; 16];
+    addr[..8].copy_from_slice(&a.to_be_bytes());
+    let k6 = HostKey::v6(addr, u32_() as u8);
+    let k4 = HostKey::v4([addr[0], addr[1], addr[2], addr[3]], u32_() as u8);
+    h.sweep(now, opaque_len_(), &busy);
+    let t = h.lookup(&k6, now, &busy).unwrap_or(0) as u64 + h.lookup(&k4, now, &busy).unwrap_or(0) as u64;
+    h.adopt(old);
+    h.set_idle(now);
+    let pool = Pool { first: u32_(), tins: u32_(), exclude: u32_() };
+    t + h.holder(u32_()).map_or(0, |i| i.since)
+        + k4.contains(&k6) as u64
+        + k6.addr()[u32_() as usize % 16] as u64
+        + h.hosts() as u64
+        + HostTable::<A>::bytes_for(pool) as u64
+        + HostTable::<A>::new(&mut A, pool, now, (a, now)).is_ok() as u64
+}
+fn opaque_len_() -> usize {
+    unsafe { opaque_len() }
 }
