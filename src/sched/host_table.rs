@@ -32,8 +32,10 @@ const NONE: u32 = u32::MAX;
 /// A host's masked address: IPv4 in the low 32 bits, or IPv6.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 pub struct HostKey {
-    /// The address with its host bits cleared, big-endian as a number.
-    pub bits: u128,
+    /// The address with its host bits cleared, big-endian as a number, in
+    /// two halves (a u128 would align the table's slots to 16 bytes).
+    hi: u64,
+    lo: u64,
     /// IPv6 (else IPv4).
     pub v6: bool,
     /// The prefix length it was masked to.
@@ -41,16 +43,34 @@ pub struct HostKey {
 }
 
 impl HostKey {
+    /// 0.0.0.0/0: every IPv4 address.
+    pub const ANY: HostKey = HostKey {
+        hi: 0,
+        lo: 0,
+        v6: false,
+        len: 0,
+    };
+
+    fn from_bits(bits: u128, v6: bool, len: u8) -> Self {
+        Self {
+            hi: (bits >> 64) as u64,
+            lo: bits as u64,
+            v6,
+            len,
+        }
+    }
+
+    /// The address as one number.
+    fn bits(&self) -> u128 {
+        u128::from(self.hi) << 64 | u128::from(self.lo)
+    }
+
     /// The IPv4 host of `addr` (network byte order) under a `/len` mask.
     pub fn v4(addr: [u8; 4], len: u8) -> Self {
         let len = len.min(32);
         let a = u32::from_be_bytes(addr);
         let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-        Self {
-            bits: u128::from(a & m),
-            v6: false,
-            len,
-        }
+        Self::from_bits(u128::from(a & m), false, len)
     }
 
     /// The IPv6 host of `addr` (network byte order) under a `/len` mask.
@@ -58,21 +78,17 @@ impl HostKey {
         let len = len.min(128);
         let a = u128::from_be_bytes(addr);
         let m = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-        Self {
-            bits: a & m,
-            v6: true,
-            len,
-        }
+        Self::from_bits(a & m, true, len)
     }
 
     /// The address bytes, network byte order (IPv4 in the first four).
     pub fn addr(&self) -> [u8; 16] {
         if self.v6 {
-            self.bits.to_be_bytes()
+            self.bits().to_be_bytes()
         } else {
             let mut out = [0u8; 16];
             // The low 32 bits hold the IPv4 address.
-            let v4 = (self.bits as u32).to_be_bytes();
+            let v4 = (self.lo as u32).to_be_bytes();
             out[..4].copy_from_slice(&v4);
             out
         }
@@ -86,8 +102,8 @@ impl HostKey {
         }
         let width: u32 = if self.v6 { 128 } else { 32 };
         let drop = width.saturating_sub(u32::from(self.len));
-        let lhs = self.bits.checked_shr(drop).unwrap_or(0);
-        let rhs = other.bits.checked_shr(drop).unwrap_or(0);
+        let lhs = self.bits().checked_shr(drop).unwrap_or(0);
+        let rhs = other.bits().checked_shr(drop).unwrap_or(0);
         lhs == rhs
     }
 }
@@ -124,11 +140,7 @@ enum State {
 
 const EMPTY: Slot = Slot {
     state: State::Empty,
-    key: HostKey {
-        bits: 0,
-        v6: false,
-        len: 0,
-    },
+    key: HostKey::ANY,
     tin: 0,
     since: 0,
     last: 0,
@@ -176,9 +188,8 @@ pub struct HostCounters {
 
 /// The table of hosts and their tins.
 pub struct HostTable<A: SliceAlloc> {
+    /// Four per pool tin, at least [`PROBE`].
     slots: A::Slice<Slot>,
-    /// `slots.len() - 1` (a power of two less one).
-    mask: usize,
     /// Free pool tins; the next one given is `free[free_len - 1]`.
     free: A::Slice<u32>,
     free_len: usize,
@@ -198,16 +209,12 @@ impl<A: SliceAlloc> HostTable<A> {
     /// A table for `pool` (of `tins` tins in all), hosts released after
     /// `idle` ns, hashing seeded with `seed`.
     pub fn new(alloc: &mut A, pool: Pool, idle: u64, seed: (u64, u64)) -> Result<Self, AllocError> {
-        let want = (pool.size() as usize)
-            .saturating_mul(SLOTS_PER_TIN)
-            .max(PROBE);
-        let len = want.checked_next_power_of_two().ok_or(AllocError)?;
+        let len = Self::slots_for(pool);
         let slots = alloc.alloc_slice(len, |_| EMPTY)?;
         let free = alloc.alloc_slice(pool.size() as usize, |_| 0)?;
         let holder = alloc.alloc_slice(pool.tins as usize, |_| NONE)?;
         let mut t = Self {
             slots,
-            mask: len - 1,
             free,
             free_len: 0,
             holder,
@@ -222,14 +229,34 @@ impl<A: SliceAlloc> HostTable<A> {
         Ok(t)
     }
 
-    /// Bytes a table for `pool` takes (as [`Self::new`] allocates).
-    pub fn bytes_for(pool: Pool) -> usize {
-        let slots = (pool.size() as usize)
+    fn slots_for(pool: Pool) -> usize {
+        (pool.size() as usize)
             .saturating_mul(SLOTS_PER_TIN)
             .max(PROBE)
-            .checked_next_power_of_two()
-            .unwrap_or(usize::MAX);
-        slots
+    }
+
+    /// Slot `i + d`, wrapping around the end (`d` at most [`PROBE`]).
+    fn at(&self, i: usize, d: usize) -> usize {
+        let j = i.wrapping_add(d);
+        if j >= self.slots.len() {
+            j.wrapping_sub(self.slots.len())
+        } else {
+            j
+        }
+    }
+
+    /// The slot before `i`, wrapping around the start.
+    fn before(&self, i: usize) -> usize {
+        if i == 0 {
+            self.slots.len().saturating_sub(1)
+        } else {
+            i - 1
+        }
+    }
+
+    /// Bytes a table for `pool` takes (as [`Self::new`] allocates).
+    pub fn bytes_for(pool: Pool) -> usize {
+        Self::slots_for(pool)
             .saturating_mul(core::mem::size_of::<Slot>())
             .saturating_add((pool.size() as usize).saturating_mul(4))
             .saturating_add((pool.tins as usize).saturating_mul(4))
@@ -295,11 +322,7 @@ impl<A: SliceAlloc> HostTable<A> {
             k0 ^ 0x6c79_6765_6e65_7261,
             k1 ^ 0x7465_6462_7974_6573,
         ];
-        let words = [
-            (k.bits >> 64) as u64,
-            k.bits as u64,
-            u64::from(k.v6) << 8 | u64::from(k.len),
-        ];
+        let words = [k.hi, k.lo, u64::from(k.v6) << 8 | u64::from(k.len)];
         for m in words {
             v[3] ^= m;
             sip_round(&mut v);
@@ -309,7 +332,9 @@ impl<A: SliceAlloc> HostTable<A> {
         for _ in 0..3 {
             sip_round(&mut v);
         }
-        (v[0] ^ v[1] ^ v[2] ^ v[3]) as usize
+        let h = v[0] ^ v[1] ^ v[2] ^ v[3];
+        // The hash scaled to the table's length (no modulo, any length).
+        ((u128::from(h) * self.slots.len() as u128) >> 64) as usize
     }
 
     /// Whether the host in `slot` may be released now.
@@ -340,7 +365,7 @@ impl<A: SliceAlloc> HostTable<A> {
         // the tombs before it, so windows do not fill with tombs.
         let mut j = i;
         for _ in 0..PROBE {
-            let next = j.wrapping_add(1) & self.mask;
+            let next = self.at(j, 1);
             let next_empty = self
                 .slots
                 .get(next)
@@ -349,7 +374,7 @@ impl<A: SliceAlloc> HostTable<A> {
                 Some(s) if s.state == State::Tomb && next_empty => s.state = State::Empty,
                 _ => break,
             }
-            j = j.wrapping_sub(1) & self.mask;
+            j = self.before(j);
         }
     }
 
@@ -357,7 +382,7 @@ impl<A: SliceAlloc> HostTable<A> {
     pub fn sweep(&mut self, now: u64, budget: usize, busy: &dyn Fn(u32) -> bool) {
         for _ in 0..budget {
             let i = self.cursor;
-            self.cursor = i.wrapping_add(1) & self.mask;
+            self.cursor = self.at(i, 1);
             let idle = self
                 .slots
                 .get(i)
@@ -400,7 +425,7 @@ impl<A: SliceAlloc> HostTable<A> {
         let mut free_slot = None;
         let mut idle_slot = None;
         for d in 0..PROBE {
-            let i = home.wrapping_add(d) & self.mask;
+            let i = self.at(home, d);
             let Some(s) = self.slots.get(i) else {
                 break;
             };
@@ -479,7 +504,7 @@ impl<A: SliceAlloc> HostTable<A> {
             }
             let home = self.hash(&s.key);
             for d in 0..PROBE {
-                let i = home.wrapping_add(d) & self.mask;
+                let i = self.at(home, d);
                 let Some(slot) = self.slots.get_mut(i) else {
                     break;
                 };
@@ -530,6 +555,12 @@ mod tests {
 
     fn v4(last: u8) -> HostKey {
         HostKey::v4([10, 0, 0, last], 32)
+    }
+
+    #[test]
+    fn a_slot_is_48_bytes() {
+        // 10,000 tins: 40,000 slots, 1.9 MB.
+        assert_eq!(core::mem::size_of::<Slot>(), 48);
     }
 
     #[test]
