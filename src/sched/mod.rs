@@ -9,6 +9,7 @@
 
 pub mod ack_filter;
 pub mod alloc;
+pub mod burst;
 pub mod calendar;
 pub mod cobalt;
 pub mod flow_table;

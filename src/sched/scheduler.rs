@@ -31,6 +31,7 @@
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
+use super::burst::{Burst, BurstConfig};
 use super::calendar::{Calendar, CalendarConfig, CALENDAR_BYTES_PER_TIN};
 use super::cobalt::CobaltConfig;
 use super::flow_table::{FlowTable, SET_WAYS};
@@ -102,6 +103,8 @@ pub struct SchedConfig {
     pub max_lag_ns: u64,
     /// Calendar geometry.
     pub calendar: CalendarConfig,
+    /// Bursts of the tins that follow the default tin rate (None: none).
+    pub burst: Option<BurstConfig>,
 }
 
 impl Default for SchedConfig {
@@ -122,6 +125,7 @@ impl Default for SchedConfig {
             quantum: 1514,
             max_lag_ns: 5_000_000,
             calendar: CalendarConfig::default(),
+            burst: None,
         }
     }
 }
@@ -336,6 +340,8 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     /// Bumped by every change of a setting tin parameters derive from;
     /// see [`Tin`]'s `params_epoch`.
     params_epoch: u32,
+    /// `cfg.burst` as the data path uses it.
+    burst: Option<Burst>,
 }
 
 /// Books a packet the tin queueing dropped (it was accepted earlier).
@@ -399,6 +405,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             cfg: *cfg,
             totals: Totals::default(),
             params_epoch: 0,
+            burst: cfg.burst.as_ref().and_then(Burst::new),
         })
     }
 
@@ -593,7 +600,18 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             tt.backlog_packets = tt.backlog_packets.saturating_sub(1);
             tt.backlog_bytes = tt.backlog_bytes.saturating_sub(len);
             self.mem.sub(tin, u64::from(p.mem_size()));
-            t.shaper.charge(adj, now, self.cfg.max_lag_ns);
+            // A tin that follows the default rate may burst above it.
+            match self.burst.filter(|_| t.follows_default) {
+                Some(b) if b.rate.bytes_per_s() > t.rate() && t.rate() != 0 => {
+                    if b.allows(t.burst_meter, now) {
+                        t.shaper.charge_at(b.rate, adj, now, self.cfg.max_lag_ns);
+                    } else {
+                        t.shaper.charge(adj, now, self.cfg.max_lag_ns);
+                    }
+                    t.burst_meter = b.charge(t.burst_meter, adj, now);
+                }
+                _ => t.shaper.charge(adj, now, self.cfg.max_lag_ns),
+            }
             self.link.charge(adj, now, self.cfg.max_lag_ns);
             self.drr.charge(tin, adj);
             if !t.queue.is_backlogged() {
@@ -719,6 +737,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         t.follows_default = true;
         self.apply_tin_rate(tin, self.cfg.default_tin_rate, now);
         true
+    }
+
+    /// New burst settings (None: no bursts); the tins' meters keep their
+    /// readings, so a change neither grants nor takes credit.
+    pub fn set_burst(&mut self, burst: Option<BurstConfig>) {
+        self.cfg.burst = burst;
+        self.burst = burst.as_ref().and_then(Burst::new);
     }
 
     /// Changes the default tin rate (bytes/s, 0 = none: only the link caps
@@ -860,6 +885,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                     ot.rate()
                 };
                 t.shaper = ot.shaper;
+                t.burst_meter = ot.burst_meter;
                 if t.shaper.rate().bytes_per_s() != rate {
                     t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
                 }

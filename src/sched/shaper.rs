@@ -148,7 +148,12 @@ impl Shaper {
     /// behind `now` the schedule may fall, i.e. the burst a queue that was
     /// held back by others can later send.
     pub fn charge(&mut self, len: u32, now: u64, max_lag_ns: u64) {
-        if self.rate.is_unlimited() {
+        self.charge_at(self.rate, len, now, max_lag_ns);
+    }
+
+    /// [`Self::charge`] at `rate` instead of the shaper's own (a burst).
+    pub fn charge_at(&mut self, rate: Rate, len: u32, now: u64, max_lag_ns: u64) {
+        if rate.is_unlimited() {
             return;
         }
         let floor = now.saturating_sub(max_lag_ns);
@@ -158,7 +163,7 @@ impl Shaper {
         }
         let t = (u128::from(self.next_ns) << FRAC_BITS)
             + u128::from(self.next_frac)
-            + self.rate.duration_fp(u64::from(len));
+            + rate.duration_fp(u64::from(len));
         // Truncation to u32 keeps exactly the fraction bits.
         self.next_frac = t as u32;
         self.next_ns = u64::try_from(t >> FRAC_BITS).unwrap_or(u64::MAX);

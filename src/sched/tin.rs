@@ -21,6 +21,8 @@ pub struct Tin {
     pub(crate) weight: u16,
     /// The rate is the scheduler's default tin rate, and follows it.
     pub(crate) follows_default: bool,
+    /// Burst meter ([`super::burst`]), ns.
+    pub(crate) burst_meter: u64,
 }
 
 impl Tin {
@@ -34,6 +36,7 @@ impl Tin {
             params_epoch: 0,
             weight: 1,
             follows_default: true,
+            burst_meter: 0,
         }
     }
 

@@ -15,6 +15,7 @@ use cakemt_sched::sched;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+use cakemt_sched::sched::burst::BurstConfig;
 use cakemt_sched::sched::cobalt::{CobaltConfig, RttPreset};
 use cakemt_sched::sched::overhead::{Framing, Overhead};
 use cakemt_sched::sched::packet::DropReason;
@@ -880,5 +881,55 @@ fn a_flood_over_many_slow_tins_cannot_take_a_fast_tins_memory() {
     assert!(
         rate > 0.95 * mbit(10) as f64,
         "subscriber got {rate} B/s, lost {subscriber_drops}"
+    );
+}
+
+#[test]
+fn a_burst_lasts_its_time_then_the_tin_is_back_at_its_rate() {
+    // 1 Mbit/s for every host, bursts at 4 Mbit/s for 2 s with the
+    // threshold at the rate (PCQ's `burst-rate`, `burst-threshold`,
+    // `burst-time`). Tin 1 follows the default rate and bursts; tin 2 has
+    // a rate of its own and does not.
+    let mut c = cfg(3, 0);
+    c.default_tin_rate = mbit(1);
+    c.burst = Some(BurstConfig {
+        rate: mbit(4),
+        threshold: mbit(1),
+        time_ns: 2 * SEC,
+    });
+    let mut sim = Sim::new(c);
+    sim.s.set_tin_rate(2, mbit(1), 0);
+    for t in [1, 2] {
+        sim.add(
+            t,
+            0,
+            Kind::Greedy {
+                depth: 8,
+                len: 1500,
+            },
+        );
+    }
+    let bytes = |sim: &Sim, t: u32| *sim.tin_bytes.get(&t).unwrap_or(&0) as f64;
+    sim.run(0, 2 * SEC);
+    let (b1, b2) = (bytes(&sim, 1), bytes(&sim, 2));
+    assert_within(b1 / 2.0, mbit(4) as f64, 0.02, "bursting tin, first 2 s");
+    assert_within(
+        b2 / 2.0,
+        mbit(1) as f64,
+        0.02,
+        "tin with its own rate, first 2 s",
+    );
+    sim.run(0, 10 * SEC);
+    assert_within(
+        (bytes(&sim, 1) - b1) / 8.0,
+        mbit(1) as f64,
+        0.02,
+        "after the burst, 8 s",
+    );
+    assert_within(
+        (bytes(&sim, 2) - b2) / 8.0,
+        mbit(1) as f64,
+        0.02,
+        "own rate, 8 s",
     );
 }
