@@ -3,6 +3,8 @@
  * Wrappers over static-inline kernel helpers, for cakemt's Rust glue. Kept
  * deliberately dumb: every decision is made on the Rust side.
  */
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/jhash.h>
 #include <linux/mm.h>
 #include <linux/prefetch.h>
@@ -131,6 +133,44 @@ void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed,
 		out->dst_host = 0;
 	}
 	out->flow = skb->l4_hash ? skb->hash : flow_hash_from_keys(&keys);
+}
+
+/*
+ * The source and destination addresses of an IPv4 or IPv6 packet, read from
+ * its network header (the automatic per-host tins' keys). Returns 4 or 6 for
+ * the family, 0 when the packet is not IP or too short.
+ */
+u32 cakemt_skb_addrs(const struct sk_buff *skb, struct cakemt_addrs *out)
+{
+	int off = skb_network_offset(skb);
+	__be16 proto = skb_protocol(skb, true);
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} buf;
+	const struct iphdr *ip;
+	const struct ipv6hdr *ip6;
+
+	memset(out, 0, sizeof(*out));
+	if (off < 0)
+		return 0;
+	if (proto == htons(ETH_P_IP)) {
+		ip = skb_header_pointer(skb, off, sizeof(*ip), &buf.v4);
+		if (!ip || ip->version != 4)
+			return 0;
+		memcpy(out->src, &ip->saddr, 4);
+		memcpy(out->dst, &ip->daddr, 4);
+		return 4;
+	}
+	if (proto == htons(ETH_P_IPV6)) {
+		ip6 = skb_header_pointer(skb, off, sizeof(*ip6), &buf.v6);
+		if (!ip6 || ip6->version != 6)
+			return 0;
+		memcpy(out->src, &ip6->saddr, 16);
+		memcpy(out->dst, &ip6->daddr, 16);
+		return 6;
+	}
+	return 0;
 }
 
 /*
@@ -435,6 +475,15 @@ static const struct nla_policy cakemt_policy[TCA_CAKEMT_MAX + 1] = {
 	[TCA_CAKEMT_SPLIT_GSO]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_RTT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_TARGET]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTO]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTO_MASK4]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTO_MASK6]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTO_IDLE]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTO_FIRST]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTO_PREFIXES]	= { .type = NLA_BINARY },
+	[TCA_CAKEMT_BURST_RATE64]	= { .type = NLA_U64 },
+	[TCA_CAKEMT_BURST_THRESHOLD64]	= { .type = NLA_U64 },
+	[TCA_CAKEMT_BURST_TIME]		= { .type = NLA_U32 },
 };
 
 static const struct nla_policy cakemt_class_policy[TCA_CAKEMT_CLASS_MAX + 1] = {
@@ -516,6 +565,12 @@ int cakemt_put_s32(struct sk_buff *skb, int type, s32 value)
 int cakemt_put_u64(struct sk_buff *skb, int type, u64 value, int pad)
 {
 	return nla_put_u64_64bit(skb, type, value, pad);
+}
+
+int cakemt_put_bytes(struct sk_buff *skb, int type, const void *data,
+		     u32 len)
+{
+	return nla_put(skb, type, len, data);
 }
 
 int cakemt_put_flag(struct sk_buff *skb, int type)

@@ -24,6 +24,9 @@ enum {
 	CAKEMT_CLASS_OPT_SLOTS = TCA_CAKEMT_CLASS_MAX + 1,
 	CAKEMT_ERR_MSG_LEN = NETLINK_MAX_FMTMSG_LEN,
 	CAKEMT_TIN_RATE_SIZE = sizeof(struct tc_cakemt_tin_rate),
+	CAKEMT_PREFIX_SIZE = sizeof(struct tc_cakemt_prefix),
+	CAKEMT_AF_INET = AF_INET,
+	CAKEMT_AF_INET6 = AF_INET6,
 	/* enqueue's answers when a filter action dropped or took the packet */
 	CAKEMT_XMIT_BYPASS = NET_XMIT_SUCCESS | __NET_XMIT_BYPASS,
 	CAKEMT_XMIT_STOLEN = NET_XMIT_SUCCESS | __NET_XMIT_STOLEN,
@@ -60,6 +63,12 @@ struct cakemt_flow_keys {
 	u32 dst_host;
 };
 
+/* A packet's addresses, network byte order (IPv4 in the first 4 bytes). */
+struct cakemt_addrs {
+	u8 src[16];
+	u8 dst[16];
+};
+
 /* What the filters attached to the qdisc made of a packet. */
 enum cakemt_cls_result {
 	CAKEMT_CLS_NONE,	/* no filter, or none matched */
@@ -88,6 +97,7 @@ u32 cakemt_skb_mark(const struct sk_buff *skb);
 u32 cakemt_skb_network_offset(const struct sk_buff *skb);
 void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed,
 			  struct cakemt_flow_keys *out);
+u32 cakemt_skb_addrs(const struct sk_buff *skb, struct cakemt_addrs *out);
 u32 cakemt_skb_l3_bytes(const struct sk_buff *skb, u8 *buf, u32 len,
 			u32 *l3_len);
 bool cakemt_skb_gso_shape(const struct sk_buff *skb, u32 *segs, u32 *seg_len,
@@ -144,6 +154,8 @@ int cakemt_put_u32(struct sk_buff *skb, int type, u32 value);
 int cakemt_put_s32(struct sk_buff *skb, int type, s32 value);
 int cakemt_put_u64(struct sk_buff *skb, int type, u64 value, int pad);
 int cakemt_put_flag(struct sk_buff *skb, int type);
+int cakemt_put_bytes(struct sk_buff *skb, int type, const void *data,
+		     u32 len);
 struct nlattr *cakemt_xstats_start(struct gnet_dump *d);
 void cakemt_xstats_end(struct gnet_dump *d, struct nlattr *nest);
 struct sk_buff *cakemt_xstats_skb(struct gnet_dump *d);

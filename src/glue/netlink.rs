@@ -276,6 +276,18 @@ impl NlWriter {
         Ok(())
     }
 
+    /// Appends a binary attribute holding `data`.
+    pub(crate) fn put_bytes(&mut self, kind: u32, data: &[u8]) -> Result {
+        let len = u32::try_from(data.len()).map_err(|_| super::emsgsize())?;
+        // SAFETY: as in `put_u32`; `data` is valid for `len` bytes, which
+        // nla_put copies.
+        let err = unsafe { b::cakemt_put_bytes(self.0, kind as i32, data.as_ptr().cast(), len) };
+        if err < 0 {
+            return Err(super::emsgsize());
+        }
+        Ok(())
+    }
+
     /// Appends a flag attribute.
     pub(crate) fn put_flag(&mut self, kind: u32) -> Result {
         // SAFETY: as in `put_u32`.

@@ -18,6 +18,13 @@ use core::ptr::{self, NonNull};
 /// as the parser can use (IP headers with options, 6in4, TCP options).
 const ACK_HEADER_BYTES: usize = tcp_ack::HEADER_BYTES;
 
+/// A packet's addresses, network byte order (IPv4 in the first 4 bytes).
+pub(crate) struct Addrs {
+    pub(crate) v6: bool,
+    pub(crate) src: [u8; 16],
+    pub(crate) dst: [u8; 16],
+}
+
 /// An owned packet.
 ///
 /// # Invariants
@@ -88,6 +95,24 @@ impl SkBuff {
             src_host_hash: k.src_host,
             dst_host_hash: k.dst_host,
         }
+    }
+
+    /// The packet's source and destination addresses, if it is IP.
+    pub(crate) fn addrs(&self) -> Option<Addrs> {
+        let mut a = b::cakemt_addrs::default();
+        // SAFETY: valid sk_buff (type invariant); the helper only reads the
+        // packet, through skb_header_pointer, and writes `a`.
+        let family = unsafe { b::cakemt_skb_addrs(self.0.as_ptr(), &mut a) };
+        let v6 = match family {
+            4 => false,
+            6 => true,
+            _ => return None,
+        };
+        Some(Addrs {
+            v6,
+            src: a.src,
+            dst: a.dst,
+        })
     }
 
     /// Splits a GSO packet into its segments. On success the segments are

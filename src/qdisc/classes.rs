@@ -5,12 +5,14 @@
 //! `tc class change ... classid H:N cakemt bandwidth RATE weight W` re-rates
 //! one tin live without touching its packets.
 
+use super::auto_hosts::prefix_bytes;
 use super::config::Config;
 use super::Cakemt;
 use crate::glue::class::{ClassBasic, Classes};
 use crate::glue::netlink::{ClassOptions, ExtAck, NlWriter};
 use crate::glue::qdisc::now_ns;
 use crate::glue::uapi::*;
+use crate::sched::host_table::HostKey;
 use crate::sched::tin_queue::TinStats;
 use kernel::prelude::*;
 
@@ -28,6 +30,9 @@ pub(crate) struct TinSnapshot {
     weight: u16,
     throttled: u32,
     stats: TinStats,
+    /// The automatic host holding the tin, with ms since it was given it
+    /// and since its last packet.
+    host: Option<(HostKey, u64, u64)>,
 }
 
 fn ns_to_us(ns: u64) -> u32 {
@@ -97,8 +102,17 @@ impl Classes for Cakemt {
     }
 
     fn class_stats(&self, cl: u32) -> Option<TinSnapshot> {
-        let t = self.sched.tin(cl.checked_sub(1)?)?;
+        let tin = cl.checked_sub(1)?;
+        let t = self.sched.tin(tin)?;
+        let now = now_ns();
+        let ms = |t: u64| now.saturating_sub(t) / 1_000_000;
+        let host = self
+            .auto
+            .as_ref()
+            .and_then(|a| a.holder(tin))
+            .map(|h| (h.key, ms(h.since), ms(h.last)));
         Some(TinSnapshot {
+            host,
             rate: t.rate(),
             follows_default: t.follows_default_rate(),
             weight: t.weight(),
@@ -172,6 +186,11 @@ impl Classes for Cakemt {
                 TCA_CAKEMT_TIN_STATS_RESERVED_SLOT_USES,
                 st.reserved_slot_uses,
             )?;
+            if let Some((key, age, idle)) = &s.host {
+                out.put_bytes(TCA_CAKEMT_TIN_STATS_AUTO_HOST, &prefix_bytes(key))?;
+                out.put_u64(TCA_CAKEMT_TIN_STATS_AUTO_AGE_MS, *age, pad)?;
+                out.put_u64(TCA_CAKEMT_TIN_STATS_AUTO_IDLE_MS, *idle, pad)?;
+            }
             Ok(())
         })
         .map(|_| ())

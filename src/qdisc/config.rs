@@ -5,11 +5,13 @@
 //! in force and gives the configuration that would result, so nothing is
 //! touched unless all of it is valid.
 
+use super::auto_hosts::AutoConfig;
 use super::cake::CakeSettings;
 use crate::glue::alloc::{KernelAlloc, KvSlice};
 use crate::glue::netlink::{Attr, ExtAck, Options};
 use crate::glue::uapi::*;
 use crate::sched::alloc::SliceAlloc;
+use crate::sched::burst::BurstConfig;
 use crate::sched::scheduler::{SchedConfig, MAX_TINS};
 use core::mem::{offset_of, size_of};
 use kernel::prelude::*;
@@ -45,7 +47,27 @@ pub(crate) struct Config {
     pub(crate) memlimit: u32,
     /// CAKE's settings, the same for every tin.
     pub(crate) cake: CakeSettings,
+    /// Automatic per-host tins.
+    pub(crate) auto: AutoConfig,
+    /// Bursts of the tins that follow `tin_rate`.
+    pub(crate) burst: BurstSettings,
 }
+
+/// `burst RATE threshold RATE time TIME`, as configured.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct BurstSettings {
+    /// Bytes/s while bursting; 0 = no bursts.
+    pub(crate) rate: u64,
+    /// Bytes/s below which credit comes back; 0 = the tin rate.
+    pub(crate) threshold: u64,
+    /// Length of a full burst, ms.
+    pub(crate) time_ms: u32,
+}
+
+/// Default burst time, ms.
+const BURST_TIME_DEFAULT_MS: u32 = 10_000;
+/// Longest burst time accepted: a day, in ms.
+const BURST_TIME_MAX_MS: u32 = 86_400_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -57,6 +79,12 @@ impl Default for Config {
             fwmark: 0,
             memlimit: 0,
             cake: CakeSettings::default(),
+            auto: AutoConfig::default(),
+            burst: BurstSettings {
+                rate: 0,
+                threshold: 0,
+                time_ms: BURST_TIME_DEFAULT_MS,
+            },
         }
     }
 }
@@ -94,8 +122,24 @@ impl Config {
             flow_mode: self.cake.flow_mode,
             ack_filter: self.cake.ack_filter,
             ingress: self.cake.ingress,
+            burst: self.burst_config(),
             ..SchedConfig::for_tins(self.tins)
         }
+    }
+
+    /// The core's burst settings (None: no bursts).
+    pub(crate) fn burst_config(&self) -> Option<BurstConfig> {
+        let b = &self.burst;
+        let threshold = if b.threshold == 0 {
+            self.tin_rate
+        } else {
+            b.threshold
+        };
+        (b.rate != 0).then_some(BurstConfig {
+            rate: b.rate,
+            threshold,
+            time_ns: u64::from(b.time_ms).saturating_mul(1_000_000),
+        })
     }
 }
 
@@ -177,11 +221,51 @@ impl Request {
             c.memlimit = v;
         }
         c.cake = c.cake.parse(opts, ext)?;
+        c.auto = c.auto.parse(opts, c.tins, ext)?;
+        c.parse_burst(opts, ext)?;
         let rates = match opts.get(TCA_CAKEMT_TIN_RATES) {
             Some(a) => parse_rates(a, c.tins, ext)?,
             None => no_rates(ext)?,
         };
         Ok(Self { config: c, rates })
+    }
+}
+
+impl Config {
+    /// The burst settings of `opts`, checked against the tin rate in force.
+    fn parse_burst(&mut self, opts: &Options<'_>, ext: &mut ExtAck) -> Result {
+        if let Some(a) = opts.get(TCA_CAKEMT_BURST_RATE64) {
+            self.burst.rate = a.u64();
+        }
+        if let Some(a) = opts.get(TCA_CAKEMT_BURST_THRESHOLD64) {
+            self.burst.threshold = a.u64();
+        }
+        if let Some(a) = opts.get(TCA_CAKEMT_BURST_TIME) {
+            let v = a.u32();
+            if !(1..=BURST_TIME_MAX_MS).contains(&v) {
+                return Err(ext.invalid(
+                    Some(a),
+                    format_args!("cakemt: burst time must be 1..{BURST_TIME_MAX_MS} ms, not {v}"),
+                ));
+            }
+            self.burst.time_ms = v;
+        }
+        match self.burst_config() {
+            Some(b) if b.threshold == 0 || b.threshold >= b.rate => {
+                let a = opts
+                    .get(TCA_CAKEMT_BURST_THRESHOLD64)
+                    .or(opts.get(TCA_CAKEMT_BURST_RATE64))
+                    .or(opts.get(TCA_CAKEMT_TIN_RATE64));
+                Err(ext.invalid(
+                    a,
+                    format_args!(
+                        "cakemt: burst rate {} B/s must be above its threshold {} B/s (the tin-bandwidth if none is given)",
+                        b.rate, b.threshold
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

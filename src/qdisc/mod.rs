@@ -12,6 +12,7 @@
 //! scheduler and moves every queued packet into it under the lock, so
 //! nothing queued is lost by any change.
 
+mod auto_hosts;
 mod cake;
 mod classes;
 pub(crate) mod config;
@@ -25,6 +26,7 @@ use crate::glue::qdisc::{
 };
 use crate::glue::skb::{SkBuff, SkbQueue};
 use crate::sched::scheduler::{ConfigError, Dequeued, Scheduler};
+use auto_hosts::{AutoHosts, Rebuild};
 use cake::SplitGso;
 use config::{Config, Request, TinRate};
 use kernel::prelude::*;
@@ -45,6 +47,8 @@ pub(crate) struct Cakemt {
     /// Bytes the scheduler's tables take.
     allocated: usize,
     select: Selector,
+    /// The automatic per-host tins, when on.
+    auto: Option<KBox<AutoHosts>>,
     /// When GSO packets are split (a copy of the setting for the data path).
     split_gso: SplitGso,
     /// Seed of the host hashes (per qdisc, so they cannot be aimed at).
@@ -63,6 +67,9 @@ pub(crate) struct Change {
     /// A scheduler for a new number of tins, built outside the lock; after
     /// `apply` it holds the old, emptied one, freed outside the lock.
     sched: Option<(Sched, usize)>,
+    /// A new host table (or none), built outside the lock; after `apply`
+    /// it holds the old one, freed outside the lock.
+    auto: Rebuild,
 }
 
 /// Builds the scheduler for `cfg`, with an extack message on failure.
@@ -126,10 +133,12 @@ impl Qdisc for Cakemt {
     fn init(opts: &Options<'_>, ext: &mut ExtAck) -> Result<(Config, Self)> {
         let Request { config, rates } = Request::parse(opts, None, ext)?;
         let (sched, allocated) = build_sched(&config, ext)?;
+        let auto = AutoHosts::build(&config, ext)?;
         let mut q = Self {
             sched,
             allocated,
             select: Selector::new(config.tins, config.effective_default_tin(), config.fwmark),
+            auto,
             split_gso: config.cake.split_gso,
             seed: random_u32(),
             throttled: 0,
@@ -147,7 +156,12 @@ impl Qdisc for Cakemt {
         } else {
             None
         };
-        Ok(Change { request, sched })
+        let auto = AutoHosts::rebuild(ctrl, &request.config, ext)?;
+        Ok(Change {
+            request,
+            sched,
+            auto,
+        })
     }
 
     fn apply(&mut self, ctrl: &mut Config, change: &mut Change) {
@@ -175,6 +189,9 @@ impl Qdisc for Cakemt {
         if new.tin_rate != ctrl.tin_rate {
             self.sched.set_default_tin_rate(new.tin_rate, now);
         }
+        if new.burst_config() != ctrl.burst_config() {
+            self.sched.set_burst(new.burst_config());
+        }
         self.sched.set_memlimit(u64::from(new.effective_memlimit()));
         // A new scheduler was built with the new settings already; setting
         // them again is harmless.
@@ -183,11 +200,44 @@ impl Qdisc for Cakemt {
         self.select
             .configure(new.tins, new.effective_default_tin(), new.fwmark);
         self.apply_rates(&change.request.rates, now);
+        match &mut change.auto {
+            Rebuild::Keep => {}
+            Rebuild::New { table, adopt } => {
+                if let (true, Some(new), Some(old)) = (*adopt, table.as_mut(), self.auto.as_ref()) {
+                    new.adopt(old);
+                }
+                core::mem::swap(&mut self.auto, table);
+            }
+        }
+        if let Some(a) = self.auto.as_mut() {
+            a.update(&new.auto);
+        }
         *ctrl = new;
     }
 
     fn classify(&mut self, q: &mut EnqueueCtx<'_>, skb: &mut SkBuff) -> Classified<u32> {
-        self.select.select(q, skb)
+        let placed = self.select.select(q, skb);
+        let Some(auto) = self.auto.as_mut() else {
+            return match placed {
+                Classified::To(t) => Classified::To(t.unwrap_or_else(|| self.select.unplaced())),
+                Classified::Shot => Classified::Shot,
+                Classified::Stolen => Classified::Stolen,
+            };
+        };
+        // A host may give its tin back only with nothing queued in it.
+        let sched = &self.sched;
+        let busy = |t: u32| sched.tin(t).is_some_and(|t| t.backlog_packets() > 0);
+        let now = now_ns();
+        auto.sweep(now, &busy);
+        match placed {
+            Classified::To(Some(t)) => Classified::To(t),
+            Classified::To(None) => match auto.tin_for(skb, now, &busy) {
+                Some(t) => Classified::To(t),
+                None => Classified::To(self.select.unplaced()),
+            },
+            Classified::Shot => Classified::Shot,
+            Classified::Stolen => Classified::Stolen,
+        }
     }
 
     fn split_gso(&self, tin: u32) -> bool {

@@ -6,7 +6,9 @@
 //! 2. `skb->priority` whose major number is the qdisc's handle, minor N:
 //!    tin N (what LibreQoS's classifier writes);
 //! 3. `fwmark MASK`: tin `(mark & MASK) >> trailing_zeros(MASK)`, if not 0;
-//! 4. the default tin.
+//! 4. with `auto dsthost|srchost`, the tin of the packet's host
+//!    ([`super::auto_hosts`]);
+//! 5. the default tin.
 //!
 //! Tins are 1-based here as class minors are; a number past `tins` goes to
 //! the default tin and is counted as misclassified, a packet nothing placed
@@ -73,19 +75,30 @@ impl Selector {
         }
     }
 
-    /// Where `skb` goes; `q` runs the filters.
-    pub(crate) fn select(&mut self, q: &mut EnqueueCtx<'_>, skb: &mut SkBuff) -> Classified<u32> {
+    /// The default tin for a packet nothing placed, counted.
+    pub(crate) fn unplaced(&mut self) -> u32 {
+        self.unclassified = self.unclassified.wrapping_add(1);
+        self.default_tin
+    }
+
+    /// Where `skb` goes by filters, priority and fwmark (None: none of
+    /// them placed it); `q` runs the filters.
+    pub(crate) fn select(
+        &mut self,
+        q: &mut EnqueueCtx<'_>,
+        skb: &mut SkBuff,
+    ) -> Classified<Option<u32>> {
         let major = q.handle() & MAJOR;
         match q.filter(skb) {
             Filtered::Shot => return Classified::Shot,
             Filtered::Stolen => return Classified::Stolen,
             Filtered::Class(id) if id & MAJOR == major && id & MINOR != 0 => {
-                return Classified::To(self.tin(id & MINOR));
+                return Classified::To(Some(self.tin(id & MINOR)));
             }
             Filtered::Class(id) if id != 0 => {
                 // Another qdisc's class: not ours to honour.
                 self.misclassified = self.misclassified.wrapping_add(1);
-                return Classified::To(self.default_tin);
+                return Classified::To(Some(self.default_tin));
             }
             // A filter that names no class (its actions may have set the
             // priority or mark), or none matched.
@@ -93,17 +106,16 @@ impl Selector {
         }
         let prio = skb.priority();
         if prio & MAJOR == major && prio & MINOR != 0 {
-            return Classified::To(self.tin(prio & MINOR));
+            return Classified::To(Some(self.tin(prio & MINOR)));
         }
         if self.fwmark != 0 {
             let v = (skb.mark() & self.fwmark)
                 .checked_shr(self.fwmark_shift)
                 .unwrap_or(0);
             if v != 0 {
-                return Classified::To(self.tin(v));
+                return Classified::To(Some(self.tin(v)));
             }
         }
-        self.unclassified = self.unclassified.wrapping_add(1);
-        Classified::To(self.default_tin)
+        Classified::To(None)
     }
 }

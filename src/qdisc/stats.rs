@@ -3,6 +3,7 @@
 //! force, and a scheduler-wide summary (never a walk over the tins: every
 //! figure is kept as it changes, so a dump costs the same at any size).
 
+use super::auto_hosts::AutoCounters;
 use super::config::Config;
 use super::Cakemt;
 use crate::glue::netlink::NlWriter;
@@ -24,6 +25,8 @@ pub(crate) struct QdiscStats {
     unclassified: u64,
     misclassified: u64,
     throttled: u64,
+    /// Automatic tins' counters, if they are on.
+    auto: Option<AutoCounters>,
 }
 
 impl QdiscStats {
@@ -37,10 +40,13 @@ impl QdiscStats {
             waiting_tins: q.sched.waiting_tins(),
             flows_in_use: mem.flows_in_use,
             flow_slots: mem.flow_slots,
-            allocated: q.allocated,
+            allocated: q
+                .allocated
+                .saturating_add(q.auto.as_ref().map_or(0, |a| a.bytes)),
             unclassified: q.select.unclassified,
             misclassified: q.select.misclassified,
             throttled: q.throttled,
+            auto: q.auto.as_ref().map(|a| a.counters()),
         }
     }
 }
@@ -54,7 +60,15 @@ pub(super) fn dump_config(c: &Config, out: &mut NlWriter) -> Result {
     // Also when 0 ("off", "automatic"): a dump says everything in force.
     out.put_u32(TCA_CAKEMT_FWMARK, c.fwmark)?;
     out.put_u32(TCA_CAKEMT_MEMLIMIT, c.memlimit)?;
-    c.cake.dump(out)
+    c.cake.dump(out)?;
+    c.auto.dump(out)?;
+    out.put_u64(TCA_CAKEMT_BURST_RATE64, c.burst.rate, TCA_CAKEMT_PAD)?;
+    out.put_u64(
+        TCA_CAKEMT_BURST_THRESHOLD64,
+        c.burst.threshold,
+        TCA_CAKEMT_PAD,
+    )?;
+    out.put_u32(TCA_CAKEMT_BURST_TIME, c.burst.time_ms)
 }
 
 fn u32_sat(v: u64) -> u32 {
@@ -88,5 +102,12 @@ pub(super) fn dump_stats(c: &Config, s: &QdiscStats, k: &Counters, out: &mut NlW
     )?;
     out.put_u64(TCA_CAKEMT_STATS_RECEIVED, k.received, pad)?;
     out.put_u64(TCA_CAKEMT_STATS_STOLEN, k.stolen, pad)?;
+    if let Some(a) = &s.auto {
+        out.put_u32(TCA_CAKEMT_STATS_AUTO_POOL, a.pool)?;
+        out.put_u32(TCA_CAKEMT_STATS_AUTO_HOSTS, a.hosts)?;
+        out.put_u64(TCA_CAKEMT_STATS_AUTO_ADMITTED, a.admitted, pad)?;
+        out.put_u64(TCA_CAKEMT_STATS_AUTO_RELEASED, a.released, pad)?;
+        out.put_u64(TCA_CAKEMT_STATS_AUTO_REFUSED, a.refused, pad)?;
+    }
     Ok(())
 }

@@ -47,13 +47,22 @@ MEMLIMIT_MIN = 4096
 # The configuration of a new qdisc, as the model keeps it.
 DEFAULTS = {"bandwidth": 0, "tins": 1, "tin_bandwidth": 0, "default_tin": 0, "fwmark": 0, "memlimit": 0,
             "overhead": 0, "raw": True, "mpu": 0, "atm": 0, "flow_mode": 7, "ack_filter": 0,
-            "ingress": 0, "split_gso": 2, "rtt": 100000, "target": 5000}
+            "ingress": 0, "split_gso": 2, "rtt": 100000, "target": 5000,
+            "auto": 0, "mask4": 32, "mask6": 64, "auto_idle": 180000, "auto_first": 1, "auto_prefixes": [],
+            "burst": 0, "burst_threshold": 0, "burst_time": 10000}
 # CAKE's settings: attribute -> (model key, least, most value accepted).
 CAKE_RANGES = {"TCA_CAKEMT_OVERHEAD": ("overhead", -64, 256), "TCA_CAKEMT_MPU": ("mpu", 0, 256),
                "TCA_CAKEMT_ATM": ("atm", 0, 2), "TCA_CAKEMT_FLOW_MODE": ("flow_mode", 0, 7),
                "TCA_CAKEMT_ACK_FILTER": ("ack_filter", 0, 2), "TCA_CAKEMT_INGRESS": ("ingress", 0, 1),
                "TCA_CAKEMT_SPLIT_GSO": ("split_gso", 0, 2), "TCA_CAKEMT_RTT": ("rtt", 1, 2**32 - 1),
-               "TCA_CAKEMT_TARGET": ("target", 1, 2**32 - 1)}
+               "TCA_CAKEMT_TARGET": ("target", 1, 2**32 - 1),
+               # automatic per-host tins
+               "TCA_CAKEMT_AUTO": ("auto", 0, 2), "TCA_CAKEMT_AUTO_MASK4": ("mask4", 1, 32),
+               "TCA_CAKEMT_AUTO_MASK6": ("mask6", 1, 128), "TCA_CAKEMT_AUTO_IDLE": ("auto_idle", 1, 86400000),
+               "TCA_CAKEMT_AUTO_FIRST": ("auto_first", 1, 65535),
+               "TCA_CAKEMT_BURST_TIME": ("burst_time", 1, 86400000)}
+AF_INET, AF_INET6 = 2, 10
+MAX_PREFIXES = 16
 # How tc -j prints them.
 FLOW_MODES = ["flowblind", "srchost", "dsthost", "hosts", "flows", "dual-srchost", "dual-dsthost", "triple-isolate"]
 ACK_FILTERS = ["disabled", "enabled", "aggressive"]
@@ -163,6 +172,35 @@ class Fuzzer:
             out = out[: r.randint(0, len(out))]
         return out
 
+    def prefixes(self):
+        """A TCA_CAKEMT_AUTO_PREFIXES array: mostly sound entries, some with
+        a bad family, length or pad, some too many or cut short."""
+        r = self.rng
+        out = b""
+        for _ in range(r.choice([0, 1, 2, 5, MAX_PREFIXES, MAX_PREFIXES + 1])):
+            family = r.choice([AF_INET, AF_INET6, AF_INET, AF_INET6, 0, 7])
+            most = 32 if family == AF_INET else 128
+            length = r.choice([0, most, r.randint(0, most), most + 1])
+            pad = r.choice([0, 0, 0, 0, 1])
+            out += struct.pack("=BBH16s", family, length, pad, r.randbytes(16))
+        if r.random() < 0.1:
+            out = out[: r.randint(0, len(out))]
+        return out
+
+    @staticmethod
+    def decode_prefixes(payload):
+        """(entries, True); entries None if the qdisc must refuse them."""
+        if len(payload) % 20 or len(payload) // 20 > MAX_PREFIXES:
+            return None, True
+        out = []
+        for o in range(0, len(payload), 20):
+            family, length, pad, addr = struct.unpack_from("=BBH16s", payload, o)
+            most = {AF_INET: 32, AF_INET6: 128}.get(family)
+            if most is None or length > most or pad:
+                return None, True
+            out.append((family, length, addr))
+        return out, True
+
     @staticmethod
     def decode(kind, payload):
         """(value, True) if the kernel's policy takes `payload` as `kind`."""
@@ -190,6 +228,8 @@ class Fuzzer:
             num, kind = self.q[name]
             if name == "TCA_CAKEMT_TIN_RATES":
                 payload = self.tin_rates(settings.get("tins", tins_now))
+            elif name == "TCA_CAKEMT_AUTO_PREFIXES":
+                payload = self.prefixes()
             elif name in CAKE_RANGES and r.random() < 0.8:
                 # Mostly in range: ten of them out of range at random would
                 # leave few requests accepted.
@@ -201,7 +241,8 @@ class Fuzzer:
                 payload = struct.pack("=I", r.choice([0, 1, 2, 8, 64, 300, 65536]))
             else:
                 payload = self.value(kind)
-            v, ok = self.decode(kind, payload)
+            v, ok = (self.decode_prefixes(payload) if name == "TCA_CAKEMT_AUTO_PREFIXES"
+                     else self.decode(kind, payload))
             sound &= ok
             settings[name] = v
             blob += nla(num, payload)
@@ -228,7 +269,8 @@ class Fuzzer:
         m = dict(self.model) if self.model else dict(DEFAULTS)
         keys = {"TCA_CAKEMT_BASE_RATE64": "bandwidth", "TCA_CAKEMT_TINS": "tins",
                 "TCA_CAKEMT_TIN_RATE64": "tin_bandwidth", "TCA_CAKEMT_DEFAULT_TIN": "default_tin",
-                "TCA_CAKEMT_FWMARK": "fwmark", "TCA_CAKEMT_MEMLIMIT": "memlimit"}
+                "TCA_CAKEMT_FWMARK": "fwmark", "TCA_CAKEMT_MEMLIMIT": "memlimit",
+                "TCA_CAKEMT_BURST_RATE64": "burst", "TCA_CAKEMT_BURST_THRESHOLD64": "burst_threshold"}
         for name, v in settings.items():
             if name in keys:
                 m[keys[name]] = v
@@ -248,6 +290,14 @@ class Fuzzer:
             m["raw"] = False
         if "TCA_CAKEMT_RAW" in settings:
             m["raw"] = True
+        if m["auto"] and m["auto_first"] > m["tins"]:
+            return None
+        if m["burst"] and not 0 < (m["burst_threshold"] or m["tin_bandwidth"]) < m["burst"]:
+            return None
+        if "TCA_CAKEMT_AUTO_PREFIXES" in settings:
+            if settings["TCA_CAKEMT_AUTO_PREFIXES"] is None:
+                return None
+            m["auto_prefixes"] = settings["TCA_CAKEMT_AUTO_PREFIXES"]
         if "TCA_CAKEMT_TIN_RATES" in settings:
             rates = settings["TCA_CAKEMT_TIN_RATES"]
             if rates is None:

@@ -8,7 +8,7 @@ so that a test can check the module's own extack messages.
 
 Each REQUEST is NAME=VALUE[,NAME=VALUE...] with the attribute names of the
 uapi header (without TCA_CAKEMT_), their types taken from its comments (a
-flag takes no =VALUE). For each request one line: the errno (0: accepted),
+flag takes no =VALUE, a binary one hex digits). For each request one line: the errno (0: accepted),
 a tab, and the kernel's extack message. One interpreter start serves all
 of them (one costs seconds on the debug kernel under TCG).
 """
@@ -30,6 +30,8 @@ NLMSGERR_ATTR_MSG = 1
 def payload(kind, value):
     if kind == "flag":
         return b""
+    if kind == "binary":
+        return bytes.fromhex(value)
     fmt = {"u32": "=I", "s32": "=i", "u64": "=Q"}[kind]
     return struct.pack(fmt, int(value, 0))
 

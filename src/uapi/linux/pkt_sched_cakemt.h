@@ -40,6 +40,17 @@ enum {
 	TCA_CAKEMT_SPLIT_GSO,	/* u32: CAKEMT_SPLIT_GSO_* */
 	TCA_CAKEMT_RTT,		/* u32: COBALT interval, microseconds, at least 1 */
 	TCA_CAKEMT_TARGET,	/* u32: COBALT target, microseconds, at least 1 */
+	/* Automatic per-host tins: cakemt gives each host seen a tin by itself */
+	TCA_CAKEMT_AUTO,	/* u32: CAKEMT_AUTO_*; default none */
+	TCA_CAKEMT_AUTO_MASK4,	/* u32: IPv4 prefix length that is one host, 1..32; default 32 */
+	TCA_CAKEMT_AUTO_MASK6,	/* u32: IPv6 prefix length that is one host, 1..128; default 64 */
+	TCA_CAKEMT_AUTO_IDLE,	/* u32: ms a host with nothing queued keeps its tin, 1..86400000; default 180000 */
+	TCA_CAKEMT_AUTO_FIRST,	/* u32: lowest tin (1-based) given automatically; lower ones are left for explicit placement; default 1 */
+	TCA_CAKEMT_AUTO_PREFIXES,	/* binary: struct tc_cakemt_prefix[], the ranges that get automatic tins; empty = every address */
+	/* Bursts of the tins that follow TCA_CAKEMT_TIN_RATE64 (PCQ's burst-rate, -threshold, -time) */
+	TCA_CAKEMT_BURST_RATE64,	/* u64: rate while bursting, bytes/s; 0 = no bursts */
+	TCA_CAKEMT_BURST_THRESHOLD64,	/* u64: rate below which credit comes back, bytes/s, below the burst rate */
+	TCA_CAKEMT_BURST_TIME,	/* u32: ms a full burst lasts, 1..86400000 */
 	__TCA_CAKEMT_MAX
 };
 #define TCA_CAKEMT_MAX (__TCA_CAKEMT_MAX - 1)
@@ -82,6 +93,32 @@ enum {
 	CAKEMT_SPLIT_GSO_ALWAYS,	/* split-gso */
 	CAKEMT_SPLIT_GSO_AUTO,		/* auto-split-gso: at 1 Gbit/s or less */
 	__CAKEMT_SPLIT_GSO_MAX
+};
+
+/*
+ * TCA_CAKEMT_AUTO: which address of a packet is its host's. A packet that no
+ * filter, priority or fwmark placed goes to the tin of that address, masked
+ * with mask4 or mask6; a host seen first is given a free tin of the pool
+ * (auto-first .. tins, without the default tin). With no free tin left it
+ * shares the default tin until one is free; a host is never evicted while it
+ * has packets queued or sent within auto-idle.
+ */
+enum {
+	CAKEMT_AUTO_NONE,	/* no automatic tins */
+	CAKEMT_AUTO_DSTHOST,	/* by destination address: downloads, on the subscriber side */
+	CAKEMT_AUTO_SRCHOST,	/* by source address: uploads, on the upstream side */
+	__CAKEMT_AUTO_MAX
+};
+
+/* Most entries of TCA_CAKEMT_AUTO_PREFIXES. */
+#define CAKEMT_AUTO_MAX_PREFIXES 16
+
+/* An address range (TCA_CAKEMT_AUTO_PREFIXES) or a host (its masked address). */
+struct tc_cakemt_prefix {
+	__u8	family;		/* AF_INET or AF_INET6 */
+	__u8	len;		/* prefix length, 0..32 or 0..128 */
+	__u16	pad;		/* 0 */
+	__be32	addr[4];	/* network byte order; IPv4 in addr[0], the rest 0 */
 };
 
 /*
@@ -134,6 +171,11 @@ enum {
 	TCA_CAKEMT_STATS_RESERVED_SLOT_USES,	/* u64: new flows placed in their tin's reserved slot */
 	TCA_CAKEMT_STATS_RECEIVED,	/* u64: packets that entered enqueue (GSO segments counted) */
 	TCA_CAKEMT_STATS_STOLEN,	/* u64: packets a filter action took (stolen, queued, trap) */
+	TCA_CAKEMT_STATS_AUTO_POOL,	/* u32: tins automatic hosts may be given */
+	TCA_CAKEMT_STATS_AUTO_HOSTS,	/* u32: hosts holding an automatic tin now */
+	TCA_CAKEMT_STATS_AUTO_ADMITTED,	/* u64: hosts given a tin */
+	TCA_CAKEMT_STATS_AUTO_RELEASED,	/* u64: hosts that gave theirs back, idle */
+	TCA_CAKEMT_STATS_AUTO_REFUSED,	/* u64: packets of hosts without a tin, sent to the default tin (pool full) */
 	__TCA_CAKEMT_STATS_MAX
 };
 #define TCA_CAKEMT_STATS_MAX (__TCA_CAKEMT_STATS_MAX - 1)
@@ -164,6 +206,9 @@ enum {
 	TCA_CAKEMT_TIN_STATS_ENQUEUED_PACKETS,	/* u64: packets accepted */
 	TCA_CAKEMT_TIN_STATS_RATE_DEFAULT,	/* flag: the cap is the qdisc's tin rate */
 	TCA_CAKEMT_TIN_STATS_RESERVED_SLOT_USES,	/* u32: new flows placed in the reserved slot */
+	TCA_CAKEMT_TIN_STATS_AUTO_HOST,		/* binary struct tc_cakemt_prefix: the host holding this automatic tin */
+	TCA_CAKEMT_TIN_STATS_AUTO_AGE_MS,	/* u64: ms since that host was given the tin */
+	TCA_CAKEMT_TIN_STATS_AUTO_IDLE_MS,	/* u64: ms since its last packet */
 	__TCA_CAKEMT_TIN_STATS_MAX
 };
 #define TCA_CAKEMT_TIN_STATS_MAX (__TCA_CAKEMT_TIN_STATS_MAX - 1)
