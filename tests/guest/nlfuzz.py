@@ -19,6 +19,7 @@ Prints the seed, the number of messages sent (accepted / refused) and exits
 non-zero on the first mismatch, naming the request that led to it.
 """
 import argparse
+import ipaddress
 import json
 import os
 import random
@@ -51,6 +52,7 @@ DEFAULTS = {"bandwidth": 0, "tins": 1, "tin_bandwidth": 0, "default_tin": 0, "fw
             "auto": 0, "mask4": 32, "mask6": 64, "auto_idle": 180000, "auto_first": 1, "auto_prefixes": [],
             "burst": 0, "burst_threshold": 0, "burst_time": 10000}
 # CAKE's settings: attribute -> (model key, least, most value accepted).
+AUTO_MODES = ["none", "dsthost", "srchost"]
 CAKE_RANGES = {"TCA_CAKEMT_OVERHEAD": ("overhead", -64, 256), "TCA_CAKEMT_MPU": ("mpu", 0, 256),
                "TCA_CAKEMT_ATM": ("atm", 0, 2), "TCA_CAKEMT_FLOW_MODE": ("flow_mode", 0, 7),
                "TCA_CAKEMT_ACK_FILTER": ("ack_filter", 0, 2), "TCA_CAKEMT_INGRESS": ("ingress", 0, 1),
@@ -401,6 +403,14 @@ class Fuzzer:
                      "ack-filter": ACK_FILTERS[m["ack_filter"]], "split_gso": SPLIT_GSO[m["split_gso"]],
                      "rtt": m["rtt"], "target": m["target"], "raw": m["raw"], "atm": ATM[m["atm"]],
                      "overhead": m["overhead"], "mpu": m["mpu"]})
+        # Automatic tins print only when on; a burst's details only with a burst.
+        want["auto"] = AUTO_MODES[m["auto"]]
+        if m["auto"]:
+            want.update({"mask4": m["mask4"], "mask6": m["mask6"], "auto_idle_ms": m["auto_idle"],
+                         "auto_first": m["auto_first"], "auto_prefixes": [prefix_text(*p) for p in m["auto_prefixes"]]})
+        want["burst"] = m["burst"]
+        if m["burst"]:
+            want.update({"burst_threshold": m["burst_threshold"], "burst_time_ms": m["burst_time"]})
         got = {k: o.get(k) for k in want}
         if got != want:
             raise AssertionError("after %s: qdisc dumps %r, model says %r" % (what, got, want))
@@ -413,6 +423,13 @@ class Fuzzer:
             want_rate = m["tin_bandwidth"] if rate is None else rate
             if c.get("bandwidth") != want_rate or c.get("weight") != weight or bool(c.get("bandwidth_default")) != (rate is None):
                 raise AssertionError("after %s: tin %d dumps %r, model says rate %r weight %d" % (what, tin, c, rate, weight))
+
+
+def prefix_text(family, length, addr):
+    """A prefix as tc prints it: the kernel keeps only its masked bits."""
+    raw = addr[:4] if family == AF_INET else addr
+    net = ipaddress.ip_network((raw, length), strict=False)
+    return "%s/%d" % (net.network_address, length)
 
 
 def tc_json(*args):
