@@ -73,6 +73,160 @@ impl Burst {
     }
 }
 
+/// A tin's own burst setting, which overrides the scheduler's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TinBurst {
+    /// The scheduler's bursts, if the tin follows the default tin rate.
+    Default,
+    /// Never bursts.
+    Off,
+    /// Bursts of its own, whatever its rate.
+    Own(BurstConfig),
+}
+
+/// Why a tin's burst setting was refused (nothing changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BurstError {
+    /// No such tin.
+    NoTin,
+    /// The burst rate is not above its threshold, or the time is 0.
+    Invalid,
+    /// [`TIN_BURSTS`] different bursts are in use by other tins already.
+    Full,
+}
+
+/// Different bursts tins may have of their own at once: a few service
+/// plans' worth. Tins with the same burst share one entry, so a table
+/// this small serves any number of tins, and each tin needs a byte.
+pub const TIN_BURSTS: usize = 16;
+
+/// A tin's burst entry: [`Tin`](super::tin::Tin)'s `burst` byte.
+pub(crate) const TIN_BURST_DEFAULT: u8 = 0;
+pub(crate) const TIN_BURST_OFF: u8 = u8::MAX;
+
+/// One burst of the table and how many tins use it (0: free).
+#[derive(Debug, Clone, Copy)]
+pub struct BurstEntry {
+    cfg: BurstConfig,
+    burst: Option<Burst>,
+    users: u32,
+}
+
+impl BurstEntry {
+    /// A free entry.
+    pub const FREE: BurstEntry = BurstEntry {
+        cfg: BurstConfig {
+            rate: 0,
+            threshold: 0,
+            time_ns: 0,
+        },
+        burst: None,
+        users: 0,
+    };
+}
+
+/// The bursts tins have of their own, found by a tin's byte: entry `i`
+/// is byte `i + 1`. Changed only by configuration (O([`TIN_BURSTS`])),
+/// read per packet.
+pub(crate) struct TinBursts<'a>(pub(crate) &'a mut [BurstEntry]);
+
+impl TinBursts<'_> {
+    /// The burst of byte `b` (None for default, off or a free entry).
+    pub(crate) fn get(entries: &[BurstEntry], b: u8) -> Option<Burst> {
+        let i = usize::from(b).checked_sub(1)?;
+        entries.get(i).and_then(|e| e.burst)
+    }
+
+    /// The setting byte `b` stands for.
+    pub(crate) fn setting(entries: &[BurstEntry], b: u8) -> TinBurst {
+        match b {
+            TIN_BURST_DEFAULT => TinBurst::Default,
+            TIN_BURST_OFF => TinBurst::Off,
+            _ => match usize::from(b).checked_sub(1).and_then(|i| entries.get(i)) {
+                Some(e) if e.users > 0 => TinBurst::Own(e.cfg),
+                _ => TinBurst::Default,
+            },
+        }
+    }
+
+    /// The byte a tin now holding `old` would hold for `new`, without
+    /// changing anything: an entry with the same burst, the tin's own
+    /// entry if it is the only user, or a free one.
+    pub(crate) fn plan(entries: &[BurstEntry], old: u8, new: &TinBurst) -> Result<u8, BurstError> {
+        let cfg = match new {
+            TinBurst::Default => return Ok(TIN_BURST_DEFAULT),
+            TinBurst::Off => return Ok(TIN_BURST_OFF),
+            TinBurst::Own(cfg) => cfg,
+        };
+        if !cfg.is_valid() {
+            return Err(BurstError::Invalid);
+        }
+        let byte = |i: usize| u8::try_from(i + 1).map_err(|_| BurstError::Full);
+        if let Some(i) = entries.iter().position(|e| e.users > 0 && e.cfg == *cfg) {
+            return byte(i);
+        }
+        let own = usize::from(old)
+            .checked_sub(1)
+            .filter(|&i| old != TIN_BURST_OFF && entries.get(i).is_some_and(|e| e.users == 1));
+        if let Some(i) = own {
+            return byte(i);
+        }
+        match entries.iter().position(|e| e.users == 0) {
+            Some(i) => byte(i),
+            None => Err(BurstError::Full),
+        }
+    }
+
+    /// Moves a tin from byte `old` to the byte [`plan`](Self::plan) gave
+    /// for `new`; returns it.
+    pub(crate) fn set(&mut self, old: u8, new: &TinBurst) -> Result<u8, BurstError> {
+        let b = Self::plan(self.0, old, new)?;
+        let TinBurst::Own(cfg) = new else {
+            self.release(old);
+            return Ok(b);
+        };
+        if b != old {
+            self.release(old);
+        }
+        if let Some(e) = usize::from(b)
+            .checked_sub(1)
+            .and_then(|i| self.0.get_mut(i))
+        {
+            // A free entry, or the one the tin alone uses (b == old).
+            if e.users == 0 || b == old {
+                e.cfg = *cfg;
+                e.burst = Burst::new(cfg);
+            }
+            if b != old {
+                e.users = e.users.saturating_add(1);
+            }
+        }
+        Ok(b)
+    }
+
+    /// One tin less uses byte `b`'s entry.
+    pub(crate) fn release(&mut self, b: u8) {
+        if b == TIN_BURST_OFF {
+            return;
+        }
+        if let Some(e) = usize::from(b)
+            .checked_sub(1)
+            .and_then(|i| self.0.get_mut(i))
+        {
+            e.users = e.users.saturating_sub(1);
+            if e.users == 0 {
+                *e = BurstEntry::FREE;
+            }
+        }
+    }
+
+    /// Tins using each entry, for checks.
+    #[cfg(test)]
+    pub(crate) fn users(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().map(|e| e.users)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +264,52 @@ mod tests {
             (49 * MS..=51 * MS).contains(&again),
             "second burst {again} ns"
         );
+    }
+
+    fn own(rate: u64) -> TinBurst {
+        TinBurst::Own(BurstConfig {
+            rate,
+            threshold: 1_000,
+            time_ns: MS,
+        })
+    }
+
+    #[test]
+    fn tins_share_equal_bursts_and_give_entries_back() {
+        let mut entries = [BurstEntry::FREE; 2];
+        let mut t = TinBursts(&mut entries);
+        // Three tins, two different bursts: two entries.
+        let a = t.set(TIN_BURST_DEFAULT, &own(2_000)).unwrap();
+        let b = t.set(TIN_BURST_DEFAULT, &own(2_000)).unwrap();
+        let c = t.set(TIN_BURST_OFF, &own(3_000)).unwrap();
+        assert_eq!((a, b), (1, 1));
+        assert_eq!(c, 2);
+        assert!(t.users().eq([2, 1]));
+        // Full: a third burst is refused, and changes nothing.
+        assert_eq!(
+            TinBursts::plan(t.0, TIN_BURST_DEFAULT, &own(4_000)),
+            Err(BurstError::Full)
+        );
+        // The only user of an entry may change it in place, even when full.
+        assert_eq!(t.set(c, &own(4_000)), Ok(2));
+        assert_eq!(TinBursts::setting(t.0, 2), own(4_000));
+        // A shared entry is not changed under its other user: tin a
+        // leaves it (to off), then b, the last user, may change it.
+        assert_eq!(TinBursts::plan(t.0, b, &own(5_000)), Err(BurstError::Full));
+        assert_eq!(t.set(a, &TinBurst::Off), Ok(TIN_BURST_OFF));
+        assert_eq!(t.set(b, &own(5_000)), Ok(1));
+        assert!(t.users().eq([1, 1]));
+        // Back to the default: the entry is free again.
+        assert_eq!(t.set(1, &TinBurst::Default), Ok(TIN_BURST_DEFAULT));
+        assert!(t.users().eq([0, 1]));
+        assert_eq!(TinBursts::get(t.0, 1), None);
+        assert_eq!(TinBursts::setting(t.0, 1), TinBurst::Default);
+        // An invalid burst is refused before anything else.
+        assert_eq!(
+            t.set(TIN_BURST_DEFAULT, &own(1_000)),
+            Err(BurstError::Invalid)
+        );
+        assert!(t.users().eq([0, 1]));
     }
 
     #[test]

@@ -31,7 +31,9 @@
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
-use super::burst::{Burst, BurstConfig};
+use super::burst::{
+    Burst, BurstConfig, BurstEntry, BurstError, TinBurst, TinBursts, TIN_BURSTS, TIN_BURST_DEFAULT,
+};
 use super::calendar::{Calendar, CalendarConfig, CALENDAR_BYTES_PER_TIN};
 use super::cobalt::CobaltConfig;
 use super::flow_table::{FlowTable, SET_WAYS};
@@ -164,8 +166,8 @@ pub const POOL_SLOTS_PER_TIN: u32 = 4;
 /// makes its flow slots smaller): [`Scheduler::bytes_per_tin`] (536 bytes:
 /// the tin, its links and its reserved flow slot) plus 4 flow slots (120
 /// bytes each) and 4 host slots (18 bytes each) of the pool, about 1.1 KB
-/// a tin with the calendar's wheels: 10,000 tins take 11,051,632 bytes
-/// (10.5 MiB) in all, 65,535 tins 71,508,968 bytes (68.2 MiB).
+/// a tin with the calendar's wheels: 10,000 tins take 11,052,912 bytes
+/// (10.5 MiB) in all, 65,535 tins 71,510,248 bytes (68.2 MiB).
 pub const fn pool_slots_for(tins: u32) -> u32 {
     let per_tin = tins.saturating_mul(POOL_SLOTS_PER_TIN);
     let n = if per_tin > MIN_POOL_SLOTS {
@@ -306,8 +308,10 @@ pub struct MemoryReport {
     /// Bytes of the shared flow and host pool, and of the reserved slots'
     /// busy bitmap (one bit a tin).
     pub pool_bytes: usize,
+    /// Bytes of the table of bursts tins have of their own.
+    pub burst_bytes: usize,
     /// Everything the scheduler allocated: `tins x per_tin_bytes +
-    /// calendar_bytes + pool_bytes`.
+    /// calendar_bytes + pool_bytes + burst_bytes`.
     pub total_bytes: usize,
     /// Bytes of one flow slot of the pool.
     pub flow_slot_bytes: usize,
@@ -342,6 +346,8 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     params_epoch: u32,
     /// `cfg.burst` as the data path uses it.
     burst: Option<Burst>,
+    /// Bursts tins have of their own.
+    bursts: A::Slice<BurstEntry>,
 }
 
 /// Books a packet the tin queueing dropped (it was accepted earlier).
@@ -395,6 +401,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let calendar = Calendar::new(alloc, cfg.tins, cfg.calendar)?;
         let drr = TinDrr::new(alloc, cfg.tins, cfg.quantum)?;
         let mem = MemBuckets::new(alloc, cfg.tins)?;
+        let bursts = alloc.alloc_slice(TIN_BURSTS, |_| BurstEntry::FREE)?;
         Ok(Scheduler {
             tins,
             table,
@@ -406,6 +413,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             totals: Totals::default(),
             params_epoch: 0,
             burst: cfg.burst.as_ref().and_then(Burst::new),
+            bursts,
         })
     }
 
@@ -600,8 +608,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             tt.backlog_packets = tt.backlog_packets.saturating_sub(1);
             tt.backlog_bytes = tt.backlog_bytes.saturating_sub(len);
             self.mem.sub(tin, u64::from(p.mem_size()));
-            // A tin that follows the default rate may burst above it.
-            match self.burst.filter(|_| t.follows_default) {
+            // A tin with a burst of its own, or one that follows the
+            // default rate, may burst above its rate.
+            let burst = match t.burst {
+                TIN_BURST_DEFAULT => self.burst.filter(|_| t.follows_default),
+                b => TinBursts::get(&self.bursts, b),
+            };
+            match burst {
                 Some(b) if b.rate.bytes_per_s() > t.rate() && t.rate() != 0 => {
                     if b.allows(t.burst_meter, now) {
                         t.shaper.charge_at(b.rate, adj, now, self.cfg.max_lag_ns);
@@ -746,6 +759,29 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         self.burst = burst.as_ref().and_then(Burst::new);
     }
 
+    /// `tin`'s burst setting, if the tin exists.
+    pub fn tin_burst(&self, tin: u32) -> Option<TinBurst> {
+        let t = self.tins.get(tin as usize)?;
+        Some(TinBursts::setting(&self.bursts, t.burst))
+    }
+
+    /// Would [`set_tin_burst`](Self::set_tin_burst) take `burst` for
+    /// `tin`? Changes nothing.
+    pub fn check_tin_burst(&self, tin: u32, burst: &TinBurst) -> Result<(), BurstError> {
+        let t = self.tins.get(tin as usize).ok_or(BurstError::NoTin)?;
+        TinBursts::plan(&self.bursts, t.burst, burst).map(|_| ())
+    }
+
+    /// Gives `tin` a burst setting of its own (or back the scheduler's).
+    /// Its meter keeps its reading. O([`TIN_BURSTS`]), no allocation;
+    /// refused, changing nothing, if the burst is not valid or the table
+    /// holds [`TIN_BURSTS`] other bursts already.
+    pub fn set_tin_burst(&mut self, tin: u32, burst: TinBurst) -> Result<(), BurstError> {
+        let t = self.tins.get_mut(tin as usize).ok_or(BurstError::NoTin)?;
+        t.burst = TinBursts(&mut self.bursts).set(t.burst, &burst)?;
+        Ok(())
+    }
+
     /// Changes the default tin rate (bytes/s, 0 = none: only the link caps
     /// those tins) at `now`, re-rating every tin that follows it as
     /// [`set_tin_rate`](Self::set_tin_rate) would, and no other. O(tins)
@@ -865,6 +901,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 .set_rate(Rate::from_bytes_per_s(self.cfg.link_rate), now);
         }
         let epoch = self.params_epoch;
+        // The tins' own bursts come along; removed tins let go of theirs.
+        for (e, oe) in self.bursts.iter_mut().zip(old.bursts.iter()) {
+            *e = *oe;
+        }
         // Tins in index order: `default_tin` (a tin of both if `old` had
         // it) has its settings before removed tins' packets reach it.
         for tin in 0..old.cfg.tins {
@@ -886,6 +926,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 };
                 t.shaper = ot.shaper;
                 t.burst_meter = ot.burst_meter;
+                t.burst = ot.burst;
                 if t.shaper.rate().bytes_per_s() != rate {
                     t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
                 }
@@ -897,6 +938,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 t.queue.stats_mut().carry_counters(ot.queue.stats());
             } else {
                 refresh_params(t, &self.cfg, epoch);
+                TinBursts(&mut self.bursts).release(ot.burst);
             }
             if moving && !t.queue.is_backlogged() && !kept {
                 // Idle until now: an idle period earns no credit.
@@ -976,10 +1018,12 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             per_tin_bytes,
             calendar_bytes,
             pool_bytes,
+            burst_bytes: size_of_val(&*self.bursts),
             total_bytes: (self.cfg.tins as usize)
                 .saturating_mul(per_tin_bytes)
                 .saturating_add(calendar_bytes)
-                .saturating_add(pool_bytes),
+                .saturating_add(pool_bytes)
+                .saturating_add(size_of_val(&*self.bursts)),
             flow_slot_bytes: FlowTable::<Q, A>::flow_slot_size(),
             host_slot_bytes: FlowTable::<Q, A>::host_slot_size(),
             flow_slots: self.table.flow_capacity(),
@@ -1643,7 +1687,7 @@ mod tests {
         // A tin's share: its own state and reserved slot, 4 flow and 4
         // host slots of the pool, its share of the calendar wheels (the
         // figure in `pool_slots_for`'s documentation).
-        assert_eq!(m.total_bytes, 11_051_632);
+        assert_eq!(m.total_bytes, 11_052_912);
     }
 
     #[test]
@@ -2003,6 +2047,37 @@ mod tests {
 
     fn sink_ok() -> impl FnMut(TestPacket, DropReason) {
         |_, r| assert_eq!(r, DropReason::Overlimit)
+    }
+
+    #[test]
+    fn take_over_keeps_kept_tins_bursts_and_frees_removed_ones() {
+        let cfg = SchedConfig {
+            tins: 4,
+            ..SchedConfig::default()
+        };
+        let b = |rate| {
+            TinBurst::Own(BurstConfig {
+                rate,
+                threshold: 1_000,
+                time_ns: 1_000_000,
+            })
+        };
+        let mut old: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+        old.set_tin_burst(0, b(2_000)).unwrap();
+        old.set_tin_burst(1, TinBurst::Off).unwrap();
+        old.set_tin_burst(2, b(2_000)).unwrap();
+        old.set_tin_burst(3, b(3_000)).unwrap();
+        let small = SchedConfig { tins: 2, ..cfg };
+        let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &small).unwrap();
+        s.take_over(&mut old, 0, &mut |p| keys(p.tag), 0).unwrap();
+        assert_eq!(s.tin_burst(0), Some(b(2_000)));
+        assert_eq!(s.tin_burst(1), Some(TinBurst::Off));
+        // Tin 2 shared tin 0's entry; tin 3's entry is free again.
+        assert!(TinBursts(&mut s.bursts)
+            .users()
+            .eq([1, 0].into_iter().chain([0; TIN_BURSTS - 2])));
+        assert_eq!(s.check_tin_burst(1, &b(9_000)), Ok(()));
+        assert_eq!(s.check_tin_burst(2, &b(9_000)), Err(BurstError::NoTin));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct Tin {
     pub(crate) follows_default: bool,
     /// Burst meter ([`super::burst`]), ns.
     pub(crate) burst_meter: u64,
+    /// The tin's burst setting: the scheduler's, none, or an entry of
+    /// the scheduler's table of tins' own ([`super::burst::TinBursts`]).
+    pub(crate) burst: u8,
 }
 
 impl Tin {
@@ -37,6 +40,7 @@ impl Tin {
             weight: 1,
             follows_default: true,
             burst_meter: 0,
+            burst: super::burst::TIN_BURST_DEFAULT,
         }
     }
 

@@ -12,6 +12,7 @@ use cakemt_sched::sched;
 
 use std::collections::{BTreeMap, HashMap};
 
+use cakemt_sched::sched::burst::{BurstConfig, BurstError, TinBurst};
 use cakemt_sched::sched::calendar::{Calendar, CalendarConfig};
 use cakemt_sched::sched::packet::DropReason;
 use cakemt_sched::sched::scheduler::{ConfigError, Dequeued, SchedConfig, Scheduler, Totals};
@@ -366,6 +367,11 @@ enum LiveOp {
         default: u32,
         big_pool: bool,
     },
+    /// A burst of the tin's own: 0 default, 1 off, else (kind + 1) kB/s.
+    Burst {
+        tin: u32,
+        kind: u64,
+    },
 }
 
 /// Subscribers of the live-resize test; the scheduler has 1..=this tins.
@@ -380,6 +386,7 @@ fn live_op() -> impl Strategy<Value = LiveOp> {
         2 => (0..SUBSCRIBERS).prop_map(|tin| LiveOp::FollowDefault { tin }),
         2 => rate().prop_map(LiveOp::DefaultRate),
         2 => (0..SUBSCRIBERS, 1u16..5).prop_map(|(tin, weight)| LiveOp::Weight { tin, weight }),
+        3 => (0..SUBSCRIBERS, 0u64..40).prop_map(|(tin, kind)| LiveOp::Burst { tin, kind }),
         6 => (1..=SUBSCRIBERS, 0..SUBSCRIBERS, proptest::bool::weighted(0.9))
             .prop_map(|(tins, default, big_pool)| LiveOp::Resize { tins, default, big_pool }),
     ]
@@ -591,6 +598,24 @@ proptest! {
                 LiveOp::Weight { tin, weight } => {
                     prop_assert_eq!(w.s.set_tin_weight(tin, weight), tin < w.s.tin_count());
                 }
+                LiveOp::Burst { tin, kind } => {
+                    // Many different bursts: the table fills, and a refusal
+                    // changes nothing.
+                    let b = match kind {
+                        0 => TinBurst::Default,
+                        1 => TinBurst::Off,
+                        k => TinBurst::Own(BurstConfig { rate: k * 1000 + 1000, threshold: 1000, time_ns: 50_000_000 }),
+                    };
+                    let before = w.s.tin_burst(tin);
+                    let checked = w.s.check_tin_burst(tin, &b);
+                    let r = w.s.set_tin_burst(tin, b);
+                    prop_assert_eq!(r, checked);
+                    match r {
+                        Ok(()) => prop_assert_eq!(w.s.tin_burst(tin), Some(b)),
+                        Err(BurstError::NoTin) => prop_assert!(tin >= w.s.tin_count()),
+                        Err(_) => prop_assert_eq!(w.s.tin_burst(tin), before),
+                    }
+                }
                 LiveOp::Resize { tins, default, big_pool } => {
                     resizes += 1;
                     let default = default % tins;
@@ -603,7 +628,7 @@ proptest! {
                     let kept: Vec<_> = (0..old_count.min(tins))
                         .map(|t| {
                             let tin = w.s.tin(t).unwrap();
-                            (tin.rate(), tin.follows_default_rate(), tin.weight(), *tin.stats(), tin.throttled())
+                            (tin.rate(), tin.follows_default_rate(), tin.weight(), *tin.stats(), tin.throttled(), w.s.tin_burst(t))
                         })
                         .collect();
                     // Removed tins' collision counts are gone.
@@ -641,7 +666,8 @@ proptest! {
                     prop_assert!(after.reserved_slot_uses >= before.reserved_slot_uses);
                     after.reserved_slot_uses = before.reserved_slot_uses;
                     prop_assert_eq!(after, before);
-                    for (t, &(rate, follows, weight, st, throttled)) in kept.iter().enumerate() {
+                    for (t, &(rate, follows, weight, st, throttled, burst)) in kept.iter().enumerate() {
+                        prop_assert_eq!(w.s.tin_burst(t as u32), burst);
                         let tin = w.s.tin(t as u32).unwrap();
                         let want = if follows { w.s.config().default_tin_rate } else { rate };
                         prop_assert_eq!(

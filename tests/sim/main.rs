@@ -15,7 +15,7 @@ use cakemt_sched::sched;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use cakemt_sched::sched::burst::BurstConfig;
+use cakemt_sched::sched::burst::{BurstConfig, TinBurst};
 use cakemt_sched::sched::cobalt::{CobaltConfig, RttPreset};
 use cakemt_sched::sched::overhead::{Framing, Overhead};
 use cakemt_sched::sched::packet::DropReason;
@@ -931,5 +931,69 @@ fn a_burst_lasts_its_time_then_the_tin_is_back_at_its_rate() {
         mbit(1) as f64,
         0.02,
         "own rate, 8 s",
+    );
+}
+
+#[test]
+fn a_tin_burst_of_its_own_overrides_the_qdisc_s() {
+    // Every host at 1 Mbit/s, the qdisc's bursts at 4 Mbit/s for 2 s.
+    // Tin 0 has a rate of its own (2 Mbit/s) and a burst of its own
+    // (6 Mbit/s for 1 s); tin 1 follows the default rate but its bursts
+    // are off; tin 2 keeps the qdisc's.
+    let mut c = cfg(3, 0);
+    c.default_tin_rate = mbit(1);
+    c.burst = Some(BurstConfig {
+        rate: mbit(4),
+        threshold: mbit(1),
+        time_ns: 2 * SEC,
+    });
+    let mut sim = Sim::new(c);
+    sim.s.set_tin_rate(0, mbit(2), 0);
+    let own = BurstConfig {
+        rate: mbit(6),
+        threshold: mbit(2),
+        time_ns: SEC,
+    };
+    sim.s.set_tin_burst(0, TinBurst::Own(own)).unwrap();
+    sim.s.set_tin_burst(1, TinBurst::Off).unwrap();
+    assert_eq!(sim.s.tin_burst(0), Some(TinBurst::Own(own)));
+    assert_eq!(sim.s.tin_burst(1), Some(TinBurst::Off));
+    assert_eq!(sim.s.tin_burst(2), Some(TinBurst::Default));
+    for t in 0..3 {
+        sim.add(
+            t,
+            0,
+            Kind::Greedy {
+                depth: 8,
+                len: 1500,
+            },
+        );
+    }
+    let bytes = |sim: &Sim, t: u32| *sim.tin_bytes.get(&t).unwrap_or(&0) as f64;
+    sim.run(0, SEC);
+    let first: Vec<f64> = (0..3).map(|t| bytes(&sim, t)).collect();
+    assert_within(first[0], mbit(6) as f64, 0.02, "own burst, first 1 s");
+    assert_within(first[1], mbit(1) as f64, 0.02, "bursts off, first 1 s");
+    assert_within(first[2], mbit(4) as f64, 0.02, "qdisc's burst, first 1 s");
+    sim.run(0, 5 * SEC);
+    let late = |sim: &Sim, t: u32| (bytes(sim, t) - first[t as usize]) / 4.0;
+    assert_within(
+        late(&sim, 0),
+        mbit(2) as f64,
+        0.02,
+        "own rate after its burst",
+    );
+    assert_within(
+        late(&sim, 1),
+        mbit(1) as f64,
+        0.02,
+        "default rate, no burst",
+    );
+    // Tin 2: 1 s more of the burst at 4, then 3 s at 1.
+    assert_within(
+        late(&sim, 2),
+        (mbit(4) + 3 * mbit(1)) as f64 / 4.0,
+        0.02,
+        "qdisc's burst ends",
     );
 }
