@@ -52,7 +52,8 @@ impl Burst {
         let threshold = Rate::from_bytes_per_s(cfg.threshold);
         // Bytes the burst sends beyond the threshold in `time`, priced at
         // the threshold rate.
-        let excess = Rate::from_bytes_per_s(cfg.rate - cfg.threshold).bytes_in(cfg.time_ns);
+        let excess =
+            Rate::from_bytes_per_s(cfg.rate.saturating_sub(cfg.threshold)).bytes_in(cfg.time_ns);
         Some(Burst {
             rate: Rate::from_bytes_per_s(cfg.rate),
             threshold,
