@@ -36,8 +36,19 @@ pub(crate) trait Classes: Qdisc {
         opts: &ClassOptions<'_>,
         ext: &mut ExtAck,
     ) -> Result<Self::ClassChange>;
-    /// Applies it under the qdisc lock; cannot fail.
-    fn class_apply(&mut self, ctrl: &Self::Control, cl: u32, change: Self::ClassChange);
+    /// Why a validated change found it cannot be applied after all: what
+    /// only the qdisc's state under the lock can tell.
+    type ClassRefusal;
+    /// Applies it under the qdisc lock, all or nothing: a refusal changes
+    /// nothing. It allocates nothing.
+    fn class_apply(
+        &mut self,
+        ctrl: &Self::Control,
+        cl: u32,
+        change: Self::ClassChange,
+    ) -> core::result::Result<(), Self::ClassRefusal>;
+    /// The error and extack message of a refusal (after the lock).
+    fn class_refused(refusal: Self::ClassRefusal, ext: &mut ExtAck) -> Error;
     /// Copies class `cl`'s settings and statistics (under the tree lock).
     fn class_stats(&self, cl: u32) -> Option<Self::ClassStats>;
     /// Writes class `cl`'s `TCA_OPTIONS` content from a snapshot.
@@ -173,13 +184,13 @@ impl<T: Classes> ClassAdapter<T> {
             let ctrl = unsafe { Adapter::<T>::control(sch) }.ok_or(EINVAL)?;
             let change = T::class_prepare(ctrl, cl, &opts, &mut ext)?;
             // SAFETY: as above.
-            unsafe {
-                Adapter::<T>::with_tree_lock(sch, |inst| {
-                    if let Some(inst) = inst {
-                        inst.qdisc.class_apply(ctrl, cl, change);
-                    }
+            let applied = unsafe {
+                Adapter::<T>::with_tree_lock(sch, |inst| match inst {
+                    Some(inst) => inst.qdisc.class_apply(ctrl, cl, change),
+                    None => Ok(()),
                 })
             };
+            applied.map_err(|r| T::class_refused(r, &mut ext))?;
             Ok(0)
         })
     }

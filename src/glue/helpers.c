@@ -490,6 +490,10 @@ static const struct nla_policy cakemt_class_policy[TCA_CAKEMT_CLASS_MAX + 1] = {
 	[TCA_CAKEMT_CLASS_RATE64]	= { .type = NLA_U64 },
 	[TCA_CAKEMT_CLASS_WEIGHT]	= { .type = NLA_U32 },
 	[TCA_CAKEMT_CLASS_RATE_DEFAULT]	= { .type = NLA_FLAG },
+	[TCA_CAKEMT_CLASS_BURST_RATE64]	= { .type = NLA_U64 },
+	[TCA_CAKEMT_CLASS_BURST_THRESHOLD64] = { .type = NLA_U64 },
+	[TCA_CAKEMT_CLASS_BURST_TIME]	= { .type = NLA_U32 },
+	[TCA_CAKEMT_CLASS_BURST_DEFAULT] = { .type = NLA_FLAG },
 };
 
 int cakemt_parse_opts(struct nlattr **tb, struct nlattr *opt,

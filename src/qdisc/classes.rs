@@ -3,15 +3,17 @@
 //! `tc class show` lists each tin's rate and weight, `tc -s class show` its
 //! counters (CAKE's per-tin statistics and the tin's shaper), and
 //! `tc class change ... classid H:N cakemt bandwidth RATE weight W` re-rates
-//! one tin live without touching its packets.
+//! one tin live without touching its packets; `burst RATE threshold RATE
+//! time TIME` gives it bursts of its own.
 
 use super::auto_hosts::prefix_bytes;
-use super::config::Config;
+use super::config::{Config, BURST_TIME_DEFAULT_MS, BURST_TIME_MAX_MS};
 use super::Cakemt;
 use crate::glue::class::{ClassBasic, Classes};
 use crate::glue::netlink::{ClassOptions, ExtAck, NlWriter};
 use crate::glue::qdisc::now_ns;
 use crate::glue::uapi::*;
+use crate::sched::burst::{BurstConfig, BurstError, TinBurst, TIN_BURSTS};
 use crate::sched::host_table::HostKey;
 use crate::sched::tin_queue::TinStats;
 use kernel::prelude::*;
@@ -21,6 +23,79 @@ pub(crate) struct ClassChange {
     /// `Some(None)`: follow the qdisc's tin rate; `Some(Some(r))`: own rate.
     rate: Option<Option<u64>>,
     weight: Option<u16>,
+    burst: Option<ClassBurst>,
+}
+
+/// A tin's burst as requested (the threshold 0: the tin's rate).
+#[derive(Clone, Copy)]
+enum ClassBurst {
+    Default,
+    Off,
+    Own {
+        rate: u64,
+        threshold: u64,
+        time_ms: u32,
+    },
+}
+
+/// What only the tin's state could refuse.
+pub(crate) enum ClassRefusal {
+    /// The burst is not above its threshold (bytes/s).
+    BurstNotAbove { rate: u64, threshold: u64 },
+    /// The table of tins' own bursts is full.
+    BurstsFull,
+}
+
+/// The burst options of a class change, checked on their own.
+fn parse_burst(opts: &ClassOptions<'_>, ext: &mut ExtAck) -> Result<Option<ClassBurst>> {
+    let rate = opts.get(TCA_CAKEMT_CLASS_BURST_RATE64);
+    let threshold = opts.get(TCA_CAKEMT_CLASS_BURST_THRESHOLD64);
+    let time = opts.get(TCA_CAKEMT_CLASS_BURST_TIME);
+    if let Some(d) = opts.get(TCA_CAKEMT_CLASS_BURST_DEFAULT) {
+        if rate.is_some() || threshold.is_some() || time.is_some() {
+            return Err(ext.invalid(
+                Some(d),
+                format_args!("cakemt: burst default takes no rate, threshold or time"),
+            ));
+        }
+        return Ok(Some(ClassBurst::Default));
+    }
+    let Some(r) = rate else {
+        if let Some(a) = threshold.or(time) {
+            return Err(ext.invalid(
+                Some(a),
+                format_args!("cakemt: a burst threshold or time needs a burst RATE"),
+            ));
+        }
+        return Ok(None);
+    };
+    if r.u64() == 0 {
+        if let Some(a) = threshold.or(time) {
+            return Err(ext.invalid(
+                Some(a),
+                format_args!("cakemt: burst none takes no threshold or time"),
+            ));
+        }
+        return Ok(Some(ClassBurst::Off));
+    }
+    let time_ms = match time {
+        Some(a) if !(1..=BURST_TIME_MAX_MS).contains(&a.u32()) => {
+            return Err(ext.invalid(
+                Some(a),
+                format_args!(
+                    "cakemt: burst time must be 1..{BURST_TIME_MAX_MS} ms, not {}",
+                    a.u32()
+                ),
+            ))
+        }
+        Some(a) => a.u32(),
+        None => BURST_TIME_DEFAULT_MS,
+    };
+    Ok(Some(ClassBurst::Own {
+        rate: r.u64(),
+        threshold: threshold.map_or(0, |a| a.u64()),
+        time_ms,
+    }))
 }
 
 /// One tin, copied under the lock.
@@ -33,6 +108,7 @@ pub(crate) struct TinSnapshot {
     /// The automatic host holding the tin, with ms since it was given it
     /// and since its last packet.
     host: Option<(HostKey, u64, u64)>,
+    burst: TinBurst,
 }
 
 fn ns_to_us(ns: u64) -> u32 {
@@ -42,6 +118,7 @@ fn ns_to_us(ns: u64) -> u32 {
 impl Classes for Cakemt {
     type ClassChange = ClassChange;
     type ClassStats = TinSnapshot;
+    type ClassRefusal = ClassRefusal;
 
     fn classes(ctrl: &Config) -> u32 {
         ctrl.tins
@@ -81,12 +158,63 @@ impl Classes for Cakemt {
             }
             None => None,
         };
-        Ok(ClassChange { rate, weight })
+        let burst = parse_burst(opts, ext)?;
+        Ok(ClassChange {
+            rate,
+            weight,
+            burst,
+        })
     }
 
-    fn class_apply(&mut self, _ctrl: &Config, cl: u32, change: ClassChange) {
+    fn class_apply(
+        &mut self,
+        ctrl: &Config,
+        cl: u32,
+        change: ClassChange,
+    ) -> core::result::Result<(), ClassRefusal> {
         let tin = cl.saturating_sub(1);
         let now = now_ns();
+        // The burst is checked first, against the rate the tin will have
+        // (its threshold by default), so a refusal changes nothing.
+        let burst = match change.burst {
+            None => None,
+            Some(ClassBurst::Default) => Some(TinBurst::Default),
+            Some(ClassBurst::Off) => Some(TinBurst::Off),
+            Some(ClassBurst::Own {
+                rate,
+                threshold,
+                time_ms,
+            }) => {
+                let tin_rate = match change.rate {
+                    Some(Some(r)) => r,
+                    Some(None) => ctrl.tin_rate,
+                    None => self.sched.tin(tin).map_or(0, |t| t.rate()),
+                };
+                let threshold = if threshold == 0 { tin_rate } else { threshold };
+                if threshold == 0 || threshold >= rate {
+                    return Err(ClassRefusal::BurstNotAbove { rate, threshold });
+                }
+                Some(TinBurst::Own(BurstConfig {
+                    rate,
+                    threshold,
+                    time_ns: u64::from(time_ms).saturating_mul(1_000_000),
+                }))
+            }
+        };
+        if let Some(b) = &burst {
+            match self.sched.check_tin_burst(tin, b) {
+                Ok(()) | Err(BurstError::NoTin) => {}
+                Err(BurstError::Full) => return Err(ClassRefusal::BurstsFull),
+                // Refused above already (the time is at least 1 ms).
+                Err(BurstError::Invalid) => {
+                    let (rate, threshold) = match b {
+                        TinBurst::Own(c) => (c.rate, c.threshold),
+                        _ => (0, 0),
+                    };
+                    return Err(ClassRefusal::BurstNotAbove { rate, threshold });
+                }
+            }
+        }
         match change.rate {
             Some(Some(r)) => {
                 self.sched.set_tin_rate(tin, r, now);
@@ -98,6 +226,29 @@ impl Classes for Cakemt {
         }
         if let Some(w) = change.weight {
             self.sched.set_tin_weight(tin, w);
+        }
+        if let Some(b) = burst {
+            // Checked above, under the same lock: it cannot fail now.
+            let _ = self.sched.set_tin_burst(tin, b);
+        }
+        Ok(())
+    }
+
+    fn class_refused(refusal: ClassRefusal, ext: &mut ExtAck) -> Error {
+        match refusal {
+            ClassRefusal::BurstNotAbove { rate, threshold } => ext.invalid(
+                None,
+                format_args!(
+                    "cakemt: burst rate {rate} B/s must be above its threshold {threshold} B/s (the tin's bandwidth if none is given)"
+                ),
+            ),
+            ClassRefusal::BurstsFull => ext.fail(
+                ENOSPC,
+                None,
+                format_args!(
+                    "cakemt: {TIN_BURSTS} different tin bursts are in use; give this tin one of theirs, or free one (burst default)"
+                ),
+            ),
         }
     }
 
@@ -118,6 +269,7 @@ impl Classes for Cakemt {
             weight: t.weight(),
             throttled: t.throttled(),
             stats: *t.stats(),
+            burst: self.sched.tin_burst(tin).unwrap_or(TinBurst::Default),
         })
     }
 
@@ -126,6 +278,17 @@ impl Classes for Cakemt {
         out.put_u32(TCA_CAKEMT_CLASS_WEIGHT, u32::from(s.weight))?;
         if s.follows_default {
             out.put_flag(TCA_CAKEMT_CLASS_RATE_DEFAULT)?;
+        }
+        let pad = TCA_CAKEMT_CLASS_PAD;
+        match s.burst {
+            TinBurst::Default => out.put_flag(TCA_CAKEMT_CLASS_BURST_DEFAULT)?,
+            TinBurst::Off => out.put_u64(TCA_CAKEMT_CLASS_BURST_RATE64, 0, pad)?,
+            TinBurst::Own(b) => {
+                out.put_u64(TCA_CAKEMT_CLASS_BURST_RATE64, b.rate, pad)?;
+                out.put_u64(TCA_CAKEMT_CLASS_BURST_THRESHOLD64, b.threshold, pad)?;
+                let ms = u32::try_from(b.time_ns / 1_000_000).unwrap_or(u32::MAX);
+                out.put_u32(TCA_CAKEMT_CLASS_BURST_TIME, ms)?;
+            }
         }
         Ok(())
     }

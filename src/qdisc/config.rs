@@ -65,9 +65,9 @@ pub(crate) struct BurstSettings {
 }
 
 /// Default burst time, ms.
-const BURST_TIME_DEFAULT_MS: u32 = 10_000;
+pub(crate) const BURST_TIME_DEFAULT_MS: u32 = 10_000;
 /// Longest burst time accepted: a day, in ms.
-const BURST_TIME_MAX_MS: u32 = 86_400_000;
+pub(crate) const BURST_TIME_MAX_MS: u32 = 86_400_000;
 
 impl Default for Config {
     fn default() -> Self {

@@ -143,6 +143,11 @@ enum {
 	TCA_CAKEMT_CLASS_RATE64,	/* u64: the tin's own rate, bytes/s; 0 = none (only the link) */
 	TCA_CAKEMT_CLASS_WEIGHT,	/* u32: share of a congested link, 1..65535 */
 	TCA_CAKEMT_CLASS_RATE_DEFAULT,	/* flag: follow the qdisc's tin rate (dump: it does) */
+	/* The tin's own burst, whatever its rate (else the qdisc's, if it follows the tin rate) */
+	TCA_CAKEMT_CLASS_BURST_RATE64,	/* u64: bytes/s while bursting; 0 = this tin never bursts */
+	TCA_CAKEMT_CLASS_BURST_THRESHOLD64,	/* u64: bytes/s; 0 or absent = the tin's rate after the change */
+	TCA_CAKEMT_CLASS_BURST_TIME,	/* u32: ms, 1..86400000; absent = 10000 */
+	TCA_CAKEMT_CLASS_BURST_DEFAULT,	/* flag: back to the qdisc's bursts (dump: the tin has them) */
 	__TCA_CAKEMT_CLASS_MAX
 };
 #define TCA_CAKEMT_CLASS_MAX (__TCA_CAKEMT_CLASS_MAX - 1)
