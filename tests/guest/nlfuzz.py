@@ -53,6 +53,8 @@ DEFAULTS = {"bandwidth": 0, "tins": 1, "tin_bandwidth": 0, "default_tin": 0, "fw
             "burst": 0, "burst_threshold": 0, "burst_time": 10000}
 # CAKE's settings: attribute -> (model key, least, most value accepted).
 AUTO_MODES = ["none", "dsthost", "srchost"]
+# Different bursts tins may have of their own at once (TIN_BURSTS in the core).
+TIN_BURSTS = 16
 CAKE_RANGES = {"TCA_CAKEMT_OVERHEAD": ("overhead", -64, 256), "TCA_CAKEMT_MPU": ("mpu", 0, 256),
                "TCA_CAKEMT_ATM": ("atm", 0, 2), "TCA_CAKEMT_FLOW_MODE": ("flow_mode", 0, 7),
                "TCA_CAKEMT_ACK_FILTER": ("ack_filter", 0, 2), "TCA_CAKEMT_INGRESS": ("ingress", 0, 1),
@@ -137,6 +139,7 @@ class Fuzzer:
         self.nl = Netlink()
         self.model = None          # the configuration in force, or None
         self.tins = {}             # tin -> (rate or None if default, weight)
+        self.bursts = {}           # tin -> "none" or (rate, threshold, ms); absent: the qdisc's
         self.sent = self.accepted = 0
 
     # ---- values ----
@@ -318,7 +321,7 @@ class Fuzzer:
             err = self.nl.request(RTM_DELQDISC, 0, self.ifindex, HANDLE, TC_H_ROOT, b"")
             self.sent += 1
             if err == 0:
-                self.model, self.tins = None, {}
+                self.model, self.tins, self.bursts = None, {}, {}
             return "delete", err
         blob, settings = self.qdisc_opts()
         flags = {"change": 0, "replace": NLM_F_CREATE | NLM_F_REPLACE, "add": NLM_F_CREATE | NLM_F_EXCL}[op]
@@ -332,7 +335,7 @@ class Fuzzer:
             want = self.model
         elif creates or changes:
             if creates:
-                self.model, self.tins = None, {}
+                self.model, self.tins, self.bursts = None, {}, {}
             want = self.expect(settings)
         else:
             want = None
@@ -346,8 +349,9 @@ class Fuzzer:
                 old = self.tins.get(tin, (None, 1))
                 self.tins[tin] = (None if fl & 1 else rate, weight or old[1])
             self.tins = {t: v for t, v in self.tins.items() if t <= want["tins"]}
+            self.bursts = {t: v for t, v in self.bursts.items() if t <= want["tins"]}
         elif creates:
-            self.model, self.tins = None, {}
+            self.model, self.tins, self.bursts = None, {}, {}
         return what, err
 
     def class_change(self):
@@ -373,19 +377,49 @@ class Fuzzer:
         valid = (sound and self.model is not None and 1 <= tin <= tins
                  and not ("TCA_CAKEMT_CLASS_RATE64" in got and "TCA_CAKEMT_CLASS_RATE_DEFAULT" in got)
                  and (weight is None or 1 <= weight <= 65535))
+        old = self.tins.get(tin, (None, 1))
+        rate = old[0]
+        if "TCA_CAKEMT_CLASS_RATE64" in got:
+            rate = got["TCA_CAKEMT_CLASS_RATE64"]
+        elif "TCA_CAKEMT_CLASS_RATE_DEFAULT" in got:
+            rate = None
+        burst = self.class_burst(tin, got, rate) if valid else False
+        valid = valid and burst is not False
         what = "class change of tin %d %r" % (tin, got)
         if err == 0:
             self.accepted += 1
             if not valid:
                 raise AssertionError("the kernel accepted %s, which must be refused (tins %d)" % (what, tins))
-            old = self.tins.get(tin, (None, 1))
-            rate = old[0]
-            if "TCA_CAKEMT_CLASS_RATE64" in got:
-                rate = got["TCA_CAKEMT_CLASS_RATE64"]
-            elif "TCA_CAKEMT_CLASS_RATE_DEFAULT" in got:
-                rate = None
             self.tins[tin] = (rate, weight or old[1])
+            if burst == "default":
+                self.bursts.pop(tin, None)
+            elif burst is not None:
+                self.bursts[tin] = burst
         return what, err
+
+    def class_burst(self, tin, got, rate):
+        """The tin's burst after a class change with `got` (None: as it
+        was, "default", "none" or (rate, threshold, ms)), or False if the
+        qdisc must refuse it. `rate`: the tin's own rate after it, None
+        for tin-bandwidth."""
+        b, thr, ms = (got.get("TCA_CAKEMT_CLASS_BURST_" + k) for k in ("RATE64", "THRESHOLD64", "TIME"))
+        if "TCA_CAKEMT_CLASS_BURST_DEFAULT" in got:
+            return "default" if b is None and thr is None and ms is None else False
+        if b is None:
+            return None if thr is None and ms is None else False
+        if b == 0:
+            return "none" if thr is None and ms is None else False
+        if ms is not None and not 1 <= ms <= 86400000:
+            return False
+        thr = thr or (self.model["tin_bandwidth"] if rate is None else rate)
+        if not 0 < thr < b:
+            return False
+        want = (b, thr, 10000 if ms is None else ms)
+        others = {v for t, v in self.bursts.items() if t != tin and v != "none"}
+        mine = self.bursts.get(tin)
+        if want in others or len(others) < TIN_BURSTS or (mine not in (None, "none") and mine not in others):
+            return want
+        return False
 
     # ---- checks ----
     def check(self, what):
@@ -418,6 +452,12 @@ class Fuzzer:
                    if c.get("kind") == "cakemt"}
         if len(classes) != m["tins"]:
             raise AssertionError("after %s: %d classes, %d tins" % (what, len(classes), m["tins"]))
+        for tin, c in classes.items():
+            b = self.bursts.get(tin, "default")
+            o = c.get("options", {})
+            got = o.get("burst") if not isinstance(b, tuple) else (o.get("burst"), o.get("burst_threshold"), o.get("burst_time_ms"))
+            if got != b:
+                raise AssertionError("after %s: tin %d dumps burst %r, model says %r" % (what, tin, got, b))
         for tin, (rate, weight) in self.tins.items():
             c = classes[tin].get("options", {})
             want_rate = m["tin_bandwidth"] if rate is None else rate
