@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `cargo bench`: nanoseconds per enqueue+dequeue pair with 1 to 65,535
-//! backlogged tins, with and without per-tin shaping, next to a naive
-//! baseline that finds the next tin by scanning all tins as CAKE does
-//! (same per-tin queueing, only the tin selection differs). Also prints
+//! backlogged tins, with and without per-tin shaping, next to two
+//! baselines with the same per-tin queueing, only the tin selection
+//! differing: a binary heap of throttled tins by send time with a
+//! round-robin list of eligible ones (sch_fq's and HTB's structure), and
+//! a scan of all tins as CAKE does. Also prints
 //! the memory an idle and an active tin cost, and the total for 10,000
 //! tins with the pool sized by `SchedConfig::for_tins`.
 //!
@@ -12,14 +14,16 @@
 //! Shaped runs cap every tin at 1 Mbit/s on an unlimited link and follow
 //! the simulated clock (each wait the scheduler asks for is part of the
 //! cost), so every packet parks its tin in the calendar and wakes another.
-//! Every figure is the fastest of `ROUNDS` samples, all figures sampled in
-//! turn (see `ROUNDS`).
+//! Every figure is the median of `ROUNDS` samples, printed with the
+//! fastest and the slowest, all figures sampled in turn (see `ROUNDS`).
 
 #[path = "../host/mod.rs"]
 mod host;
 // `host` includes the core's test helpers, which name the core `crate::sched`.
 use cakemt_sched::sched;
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -42,11 +46,11 @@ const DEPTH: u32 = 2;
 const LEN: u32 = 1000;
 /// Measuring time of one sample.
 const SAMPLE: Duration = Duration::from_millis(50);
-/// Samples per figure. The fastest is printed: this VM shares its cores
-/// and its speed drifts by up to 2x for seconds at a time, and
-/// interference only ever adds time (the `timeit` convention). All
-/// figures are sampled in turn, so each one's samples spread over the
-/// whole run.
+/// Samples per figure. This VM shares its cores and its speed drifts by
+/// up to 2x for seconds at a time: all figures are sampled in turn, so
+/// each one's samples spread over the whole run, and the median (the
+/// statistic targets are judged by), the fastest and the slowest are
+/// printed.
 const ROUNDS: usize = 15;
 /// Longest warm-up per figure, and before each sample.
 const WARMUP_MAX: Duration = Duration::from_secs(1);
@@ -178,6 +182,93 @@ impl Bench for Naive {
     }
 }
 
+/// What sch_fq and HTB do, over the same per-tin queueing: the tins a
+/// shaper holds back wait in a binary heap keyed by their next send time
+/// (sch_fq's rb-tree of throttled flows, HTB's wait queue), the eligible
+/// ones take turns in a round-robin list with a deficit each (sch_fq's
+/// flow lists). O(log n) per throttled packet: the strongest common
+/// structure, not a strawman.
+struct Heap {
+    table: FlowTable<SimQueue, VecAlloc>,
+    tins: Vec<(TinQueue, Shaper, i32)>,
+    params: TinParams,
+    throttled: BinaryHeap<Reverse<(u64, u32)>>,
+    eligible: VecDeque<u32>,
+}
+
+impl Heap {
+    fn new(n: u32, shaped: bool) -> Heap {
+        let naive = Naive::new(n, shaped);
+        Heap {
+            table: naive.table,
+            tins: naive.tins,
+            params: naive.params,
+            throttled: BinaryHeap::with_capacity(n as usize),
+            eligible: VecDeque::with_capacity(n as usize),
+        }
+    }
+}
+
+impl Bench for Heap {
+    fn enqueue(&mut self, tin: u32, mut pkt: SimPacket, keys: FlowKeys, now: u64) {
+        let (q, shaper, _) = &mut self.tins[tin as usize];
+        let was_idle = !q.is_backlogged();
+        if was_idle {
+            shaper.restart(now);
+        }
+        pkt.set_adjusted_len(pkt.len());
+        let _ = q.enqueue(
+            tin,
+            &mut self.table,
+            &self.params,
+            pkt,
+            keys,
+            now,
+            &mut drop_sink,
+        );
+        if was_idle {
+            self.eligible.push_back(tin);
+        }
+    }
+
+    fn dequeue(&mut self, now: u64) -> Dequeued<SimPacket> {
+        while let Some(&Reverse((t, tin))) = self.throttled.peek() {
+            if t > now {
+                break;
+            }
+            self.throttled.pop();
+            self.eligible.push_back(tin);
+        }
+        loop {
+            let Some(tin) = self.eligible.pop_front() else {
+                return match self.throttled.peek() {
+                    Some(&Reverse((t, _))) => Dequeued::WaitUntil(t),
+                    None => Dequeued::Empty,
+                };
+            };
+            let (q, shaper, deficit) = &mut self.tins[tin as usize];
+            if *deficit <= 0 {
+                *deficit += 1514;
+                self.eligible.push_back(tin);
+                continue;
+            }
+            let Some(p) = q.dequeue(tin, &mut self.table, &self.params, now, &mut drop_sink) else {
+                continue;
+            };
+            shaper.charge(p.adjusted_len(), now, 1_000_000);
+            *deficit -= p.adjusted_len() as i32;
+            if q.is_backlogged() {
+                if shaper.allows(now) {
+                    self.eligible.push_front(tin);
+                } else {
+                    self.throttled.push(Reverse((shaper.time_next(), tin)));
+                }
+            }
+            return Dequeued::Packet(p);
+        }
+    }
+}
+
 fn config(n: u32) -> SchedConfig {
     SchedConfig {
         tins: n,
@@ -187,6 +278,14 @@ fn config(n: u32) -> SchedConfig {
         memlimit: 1 << 34,
         ..SchedConfig::default()
     }
+}
+
+/// What a rig runs: cakemt's scheduler or a baseline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cakemt,
+    Heap,
+    Naive,
 }
 
 /// A scheduler (or the baseline) with `n` backlogged tins, its simulated
@@ -200,9 +299,11 @@ struct Rig {
 
 impl Rig {
     /// Fills `n` tins with `DEPTH` packets each and warms up.
-    fn new(n: u32, shaped: bool, naive: bool) -> Rig {
-        let b: Box<dyn Bench> = if naive {
+    fn new(n: u32, shaped: bool, kind: Kind) -> Rig {
+        let b: Box<dyn Bench> = if kind == Kind::Naive {
             Box::new(Naive::new(n, shaped))
+        } else if kind == Kind::Heap {
+            Box::new(Heap::new(n, shaped))
         } else {
             let mut s: Scheduler<SimQueue, VecAlloc> =
                 Scheduler::new(&mut VecAlloc::default(), &config(n)).unwrap();
@@ -284,25 +385,71 @@ impl Rig {
     }
 }
 
-fn fastest(v: Vec<f64>) -> f64 {
-    v.into_iter().fold(f64::INFINITY, f64::min)
+/// A figure's samples: the median is the statistic targets are judged
+/// by (fixed from 2026-12-03 on); the fastest and slowest show the
+/// spread.
+#[derive(Clone, Copy)]
+struct Figure {
+    median: f64,
+    fastest: f64,
+    slowest: f64,
 }
 
-/// The fastest of `ROUNDS` samples of each rig, sampled in turn.
-fn sample_interleaved(rigs: &mut [Rig]) -> Vec<f64> {
+impl Figure {
+    const NONE: Figure = Figure {
+        median: f64::NAN,
+        fastest: f64::NAN,
+        slowest: f64::NAN,
+    };
+
+    fn of(mut v: Vec<f64>) -> Figure {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n == 0 {
+            return Figure::NONE;
+        }
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Figure {
+            median,
+            fastest: v[0],
+            slowest: v[n - 1],
+        }
+    }
+
+    /// "median (fastest-slowest)", `w` wide.
+    fn cell(&self, w: usize) -> String {
+        if self.median.is_nan() {
+            return format!("{:>w$}", "-");
+        }
+        format!(
+            "{:>w$}",
+            format!(
+                "{:.1} ({:.0}-{:.0})",
+                self.median, self.fastest, self.slowest
+            )
+        )
+    }
+}
+
+/// `ROUNDS` samples of each rig, sampled in turn.
+fn sample_interleaved(rigs: &mut [Rig]) -> Vec<Figure> {
     let mut samples = vec![Vec::new(); rigs.len()];
     for _ in 0..ROUNDS {
         for (r, s) in rigs.iter_mut().zip(samples.iter_mut()) {
             s.push(r.sample());
         }
     }
-    samples.into_iter().map(fastest).collect()
+    samples.into_iter().map(Figure::of).collect()
 }
 
 /// The tin-selection core alone (no packets, no per-tin queueing): ns per
 /// packet for one calendar wake-up + DRR pick + charge + calendar park, as
 /// the shaped scheduler does per packet, with `n` tins cycling.
-fn selection_only(n: u32) -> f64 {
+fn selection_only(n: u32) -> Figure {
     let mut alloc = VecAlloc::default();
     let mut cal = Calendar::new(&mut alloc, n, CalendarConfig::default()).unwrap();
     let mut drr = TinDrr::new(&mut alloc, n, 1514).unwrap();
@@ -342,7 +489,7 @@ fn selection_only(n: u32) -> f64 {
         })
         .collect();
     black_box(now);
-    fastest(samples)
+    Figure::of(samples)
 }
 
 fn main() {
@@ -364,72 +511,92 @@ fn main() {
         &TIN_COUNTS
     };
     println!("cakemt scheduler: ns per enqueue+dequeue pair, every tin backlogged");
-    println!("(naive = same tin queueing, next tin found by scanning all tins as CAKE does)");
+    println!("(heap = the same tin queueing, throttled tins in a binary heap by send time and");
+    println!(" eligible ones in a round-robin list, as sch_fq and HTB do; naive = the next tin");
+    println!(" found by scanning all tins, as CAKE does)");
+    println!(
+        "each cell: median of {ROUNDS} samples of {} ms (fastest-slowest); targets use the median",
+        SAMPLE.as_millis()
+    );
     println!();
+    const W: usize = 22;
     println!(
-        "{:>7} | {:>12} {:>12} | {:>12} {:>12}",
-        "tins", "unshaped", "naive", "shaped", "naive"
+        "{:>7} | {:>W$} {:>W$} {:>W$} | {:>W$} {:>W$} {:>W$}",
+        "tins", "unshaped", "heap", "naive", "shaped", "heap", "naive"
     );
-    println!(
-        "{:-<7}-+-{:-<12}-{:-<12}-+-{:-<12}-{:-<12}",
-        "", "", "", "", ""
-    );
+    println!("{:-<7}-+-{:-<w3$}-+-{:-<w3$}", "", "", "", w3 = 3 * W + 2);
     let with_naive = !args.iter().any(|a| a == "--no-naive");
-    // Per tin count: ours unshaped, naive unshaped, ours shaped, naive
-    // shaped (the baseline as NaN when skipped).
-    let kinds = [(false, false), (false, true), (true, false), (true, true)];
+    // Per tin count: ours, heap, naive unshaped, then the same shaped
+    // (a skipped baseline as NONE).
+    let kinds = [
+        (false, Kind::Cakemt),
+        (false, Kind::Heap),
+        (false, Kind::Naive),
+        (true, Kind::Cakemt),
+        (true, Kind::Heap),
+        (true, Kind::Naive),
+    ];
     let mut rigs = Vec::new();
     let mut slots = Vec::new();
     for &n in counts {
-        for &(shaped, naive) in &kinds {
-            if naive && !with_naive {
+        for &(shaped, kind) in &kinds {
+            if kind == Kind::Naive && !with_naive {
                 slots.push(None);
             } else {
                 slots.push(Some(rigs.len()));
-                rigs.push(Rig::new(n, shaped, naive));
+                rigs.push(Rig::new(n, shaped, kind));
             }
         }
     }
-    let ns = sample_interleaved(&mut rigs);
-    let fig = |i: usize| slots[i].map_or(f64::NAN, |r| ns[r]);
+    let figs = sample_interleaved(&mut rigs);
+    let fig = |i: usize| slots[i].map_or(Figure::NONE, |r| figs[r]);
     let mut rows = Vec::new();
     for (k, &n) in counts.iter().enumerate() {
-        let (u, un, s, sn) = (fig(4 * k), fig(4 * k + 1), fig(4 * k + 2), fig(4 * k + 3));
-        println!("{n:>7} | {u:>12.1} {un:>12.1} | {s:>12.1} {sn:>12.1}");
-        rows.push((n, u, un, s, sn));
-    }
-    let at = |n: u32| rows.iter().find(|r| r.0 == n).copied();
-    if let (Some(a), Some(b)) = (at(10), at(10_000)) {
-        println!();
+        let row: Vec<Figure> = (0..kinds.len()).map(|j| fig(kinds.len() * k + j)).collect();
+        let cells: Vec<String> = row.iter().map(|f| f.cell(W)).collect();
         println!(
-            "ratio 10,000 / 10 tins: unshaped {:.2}x (naive {:.2}x), shaped {:.2}x (naive {:.2}x); target <= 1.2x",
-            b.1 / a.1,
-            b.2 / a.2,
-            b.3 / a.3,
-            b.4 / a.4
+            "{n:>7} | {} {} {} | {} {} {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
         );
+        rows.push((n, row));
     }
-    if let (Some(a), Some(b)) = (at(10), at(65_535)) {
-        println!(
-            "ratio 65,535 / 10 tins: unshaped {:.2}x (naive {:.2}x), shaped {:.2}x (naive {:.2}x)",
-            b.1 / a.1,
-            b.2 / a.2,
-            b.3 / a.3,
-            b.4 / a.4
-        );
+    let at = |n: u32| rows.iter().find(|r| r.0 == n).map(|r| r.1.clone());
+    let ratios = |a: &[Figure], b: &[Figure]| -> Vec<f64> {
+        a.iter().zip(b).map(|(x, y)| y.median / x.median).collect()
+    };
+    for big in [10_000, 65_535] {
+        if let (Some(a), Some(b)) = (at(10), at(big)) {
+            let r = ratios(&a, &b);
+            println!();
+            println!(
+                "medians {big} / 10 tins: unshaped {:.2}x (heap {:.2}x, naive {:.2}x), shaped {:.2}x (heap {:.2}x, naive {:.2}x){}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                if big == 10_000 { "; target <= 1.2x" } else { "" }
+            );
+            println!(
+                "cakemt / heap at {big} tins: unshaped {:.2}x, shaped {:.2}x",
+                b[0].median / b[1].median,
+                b[3].median / b[4].median
+            );
+        }
     }
 
     println!();
     println!("tin selection core alone (calendar wake + DRR pick + charge + calendar park), ns per packet:");
     let mut sel = Vec::new();
     for &n in counts {
-        let ns = selection_only(n);
-        sel.push((n, ns));
-        println!("{n:>7} | {ns:>8.1}");
+        let f = selection_only(n);
+        sel.push((n, f));
+        println!("{n:>7} | {}", f.cell(W));
     }
-    let get = |n: u32| sel.iter().find(|r| r.0 == n).map(|r| r.1);
+    let get = |n: u32| sel.iter().find(|r| r.0 == n).map(|r| r.1.median);
     if let (Some(a), Some(b)) = (get(10), get(10_000)) {
-        println!("ratio 10,000 / 10 tins: {:.2}x", b / a);
+        println!("medians 10,000 / 10 tins: {:.2}x", b / a);
     }
 
     // Memory: what a tin costs idle, and with its flows' state once active.
