@@ -6,11 +6,12 @@
 #   make            build cakemt.ko (and the kernel, first time) into ./cakemt.ko
 #   make check      install, build, run host and guest tests
 #   make demo       the per-host shaping demonstration in a guest
+#   make bench      the benchmark of issue #15 (bench-quick: under 15 minutes)
 #   make KDIR=/path/to/kernel/build module    build against another kernel
 
 XTASK := cargo xtask
 
-.PHONY: all module setup kernel tc check host-test guest-test demo clean
+.PHONY: all module setup kernel tc check host-test guest-test demo bench bench-quick clean
 
 all: module
 
@@ -38,6 +39,13 @@ check:
 
 demo:
 	$(XTASK) demo
+
+# BENCH_ARGS: e.g. --memory 16G (see `cargo xtask bench --help`).
+bench:
+	$(XTASK) bench $(BENCH_ARGS)
+
+bench-quick:
+	$(XTASK) bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf target/kmod cakemt.ko

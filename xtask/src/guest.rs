@@ -18,6 +18,8 @@ use std::process::Command;
 
 /// A guest that is not done by then is hung: give up rather than eat CI.
 const GUEST_TIMEOUT_S: u32 = 2700;
+/// Memory of the test and demo guests (the benchmark asks for its own).
+const GUEST_MEMORY: &str = "2G";
 const PROBE_TIMEOUT_S: u32 = 25;
 const PROBE_WORD: &str = "cakemt-kvm-probe-ok";
 
@@ -39,14 +41,32 @@ const DEBUG_CMDLINE: &str = "";
 const ROOT_CMDLINE: &str =
     "rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose";
 
-fn vng(kdir: &Path, kvm: bool, timeout_s: u32, script: &str, cmdline: &str, cpus: u32) -> Command {
+/// How a guest is booted besides its kernel: its memory and how long it
+/// may run.
+#[derive(Clone, Copy)]
+pub struct Boot<'a> {
+    /// `vng --memory`, e.g. "2G".
+    pub memory: &'a str,
+    /// Seconds before the guest is taken for hung and killed.
+    pub timeout_s: u32,
+}
+
+/// What the tests and the demo boot with.
+const TEST_BOOT: Boot<'static> = Boot {
+    memory: GUEST_MEMORY,
+    timeout_s: GUEST_TIMEOUT_S,
+};
+
+fn vng(kdir: &Path, kvm: bool, boot: Boot<'_>, script: &str, cmdline: &str, cpus: u32) -> Command {
     let mut c = cmd("timeout");
     c.arg("--kill-after=10")
-        .arg(timeout_s.to_string())
+        .arg(boot.timeout_s.to_string())
         .arg(venv().join("bin/vng"))
         .arg("--run")
         .arg(kdir)
-        .args(["--memory", "2G", "--cpus"])
+        .arg("--memory")
+        .arg(boot.memory)
+        .arg("--cpus")
         .arg(cpus.to_string());
     if !kvm {
         c.arg("--disable-kvm");
@@ -77,16 +97,13 @@ fn kvm_works(kdir: &Path) -> bool {
         return v.trim() == "kvm";
     }
     step(&format!("guest: probing KVM ({PROBE_TIMEOUT_S} s at most)"));
-    let ok = vng(
-        kdir,
-        true,
-        PROBE_TIMEOUT_S,
-        &format!("echo {PROBE_WORD}"),
-        "",
-        1,
-    )
-    .output()
-    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(PROBE_WORD));
+    let probe = Boot {
+        memory: GUEST_MEMORY,
+        timeout_s: PROBE_TIMEOUT_S,
+    };
+    let ok = vng(kdir, true, probe, &format!("echo {PROBE_WORD}"), "", 1)
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(PROBE_WORD));
     let verdict = if ok { "kvm" } else { "tcg" };
     println!(
         "==> guest: KVM {}",
@@ -112,9 +129,24 @@ pub struct Guest<'a> {
     pub cpus: u32,
 }
 
+/// "KVM" or "TCG": how guests of the kernel tree `kdir` run here.
+pub fn accel(kdir: &Path) -> &'static str {
+    if kvm_works(kdir) {
+        "KVM"
+    } else {
+        "TCG"
+    }
+}
+
 /// Runs `script` (relative to the repository) in the guest with the module
 /// and tc paths in its environment; returns its output and exit status.
-fn boot(g: &Guest<'_>, tc: &Path, script: &str, args: &[&str]) -> Result<(bool, String)> {
+fn boot(
+    g: &Guest<'_>,
+    how: Boot<'_>,
+    tc: &Path,
+    script: &str,
+    args: &[&str],
+) -> Result<(bool, String)> {
     let kvm = kvm_works(g.kdir);
     // The fuzzer's bounds (NLFUZZ_MESSAGES, NLFUZZ_SECONDS, NLFUZZ_SEED)
     // pass through, for runs beyond make check's.
@@ -132,17 +164,18 @@ fn boot(g: &Guest<'_>, tc: &Path, script: &str, args: &[&str]) -> Result<(bool, 
         args.join(" ")
     );
     step(&format!(
-        "guest ({}, {} kernel, {} CPU): {line}",
+        "guest ({}, {} kernel, {} CPU, {}): {line}",
         if kvm { "KVM" } else { "TCG" },
         g.flavour.name(),
-        g.cpus
+        g.cpus,
+        how.memory
     ));
     let cmdline = match g.flavour {
         Flavour::Lean => "",
         Flavour::Debug => DEBUG_CMDLINE,
     };
     let prefix = format!("[{}] ", g.flavour.name());
-    let mut c = vng(g.kdir, kvm, GUEST_TIMEOUT_S, &line, cmdline, g.cpus);
+    let mut c = vng(g.kdir, kvm, how, &line, cmdline, g.cpus);
     let (status, out) = tee_prefixed(&mut c, &prefix)?;
     Ok((status.success(), out))
 }
@@ -150,7 +183,7 @@ fn boot(g: &Guest<'_>, tc: &Path, script: &str, args: &[&str]) -> Result<(bool, 
 /// Runs tests/guest in the guest (`which`: the runner's selection, see
 /// tests/guest/run.sh) and returns the tally its runner printed.
 pub fn run_tests(g: &Guest<'_>, tc: &Path, which: &str) -> Result<Tally> {
-    let (ok, out) = boot(g, tc, "tests/guest/run.sh", &[which])?;
+    let (ok, out) = boot(g, TEST_BOOT, tc, "tests/guest/run.sh", &[which])?;
     let tally = out
         .lines()
         .rev()
@@ -164,11 +197,23 @@ pub fn run_tests(g: &Guest<'_>, tc: &Path, which: &str) -> Result<Tally> {
 
 /// Runs a script in the guest; an error if it fails.
 pub fn run_script(g: &Guest<'_>, tc: &Path, script: &str, args: &[&str]) -> Result<()> {
-    let (ok, _) = boot(g, tc, script, args)?;
+    let (ok, _) = boot(g, TEST_BOOT, tc, script, args)?;
     if !ok {
         return Err(format!("{script} failed in the guest").into());
     }
     Ok(())
+}
+
+/// Runs a script in a guest booted as `how` says; returns whether it
+/// exited 0 and everything it printed (the benchmark's figures are in it).
+pub fn run_script_output(
+    g: &Guest<'_>,
+    how: Boot<'_>,
+    tc: &Path,
+    script: &str,
+    args: &[&str],
+) -> Result<(bool, String)> {
+    boot(g, how, tc, script, args)
 }
 
 /// "12 passed, 0 failed" -> Tally.

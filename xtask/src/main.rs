@@ -4,6 +4,7 @@
 //! set-up installs only what is missing, the kernel is cached outside the
 //! checkout keyed by version, config and toolchain, and tc by its patches.
 
+mod bench;
 mod guest;
 mod kernel;
 mod module;
@@ -27,7 +28,10 @@ const USAGE: &str = "usage: cargo xtask <command>
                     rate tests on the lean kernel, functional tests on the debug
                     kernel (FILTER: only tests whose name contains it)
   check             all of the above: what `make check` runs
-  demo              thousands of tins, hosts in namespaces, traffic, rates";
+  demo              thousands of tins, hosts in namespaces, traffic, rates
+  bench [--quick|--smoke] [--memory SIZE]
+                    pktgen cost, memory and reconfiguration time of cakemt next to
+                    CAKE, HTB+fq_codel and HTB+CAKE in one guest: bench/results/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Some("guest-test") => guest_test(args.get(1).map_or("", String::as_str)).map(|_| ()),
         Some("check") => check(),
         Some("demo") => demo(),
+        Some("bench") => bench::run_bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
