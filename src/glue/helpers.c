@@ -9,6 +9,7 @@
 #include <linux/mm.h>
 #include <linux/prefetch.h>
 #include <linux/random.h>
+#include <net/dsfield.h>
 #include <net/flow_dissector.h>
 #include <net/gso.h>
 #include <net/tcp.h>
@@ -85,6 +86,38 @@ void cakemt_skb_set_next(struct sk_buff *skb, struct sk_buff *next)
 bool cakemt_skb_set_ce(struct sk_buff *skb)
 {
 	return INET_ECN_set_ce(skb);
+}
+
+/*
+ * CAKE's wash: clears the DSCP of an IPv4 or IPv6 packet, keeping its ECN
+ * bits, unless it is clear already. A header that cannot be made
+ * writable is left as it is (as CAKE does).
+ */
+void cakemt_skb_wash(struct sk_buff *skb)
+{
+	int off = skb_network_offset(skb);
+	__be16 proto = skb_protocol(skb, true);
+	int len;
+
+	if (off < 0)
+		return;
+	if (proto == htons(ETH_P_IP)) {
+		len = off + sizeof(struct iphdr);
+		if (!pskb_may_pull(skb, len) || ip_hdr(skb)->version != 4 ||
+		    !(ipv4_get_dsfield(ip_hdr(skb)) & ~INET_ECN_MASK))
+			return;
+		if (skb_try_make_writable(skb, len))
+			return;
+		ipv4_change_dsfield(ip_hdr(skb), INET_ECN_MASK, 0);
+	} else if (proto == htons(ETH_P_IPV6)) {
+		len = off + sizeof(struct ipv6hdr);
+		if (!pskb_may_pull(skb, len) || ipv6_hdr(skb)->version != 6 ||
+		    !(ipv6_get_dsfield(ipv6_hdr(skb)) & ~INET_ECN_MASK))
+			return;
+		if (skb_try_make_writable(skb, len))
+			return;
+		ipv6_change_dsfield(ipv6_hdr(skb), INET_ECN_MASK, 0);
+	}
 }
 
 u32 cakemt_skb_priority(const struct sk_buff *skb)
@@ -473,6 +506,7 @@ static const struct nla_policy cakemt_policy[TCA_CAKEMT_MAX + 1] = {
 	[TCA_CAKEMT_ACK_FILTER]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_INGRESS]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_SPLIT_GSO]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_WASH]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_RTT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_TARGET]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_AUTO]		= { .type = NLA_U32 },

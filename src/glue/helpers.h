@@ -92,6 +92,7 @@ struct sk_buff *cakemt_skb_next(const struct sk_buff *skb);
 void cakemt_skb_set_next(struct sk_buff *skb, struct sk_buff *next);
 void cakemt_prefetch_range(const void *p, size_t len);
 bool cakemt_skb_set_ce(struct sk_buff *skb);
+void cakemt_skb_wash(struct sk_buff *skb);
 u32 cakemt_skb_priority(const struct sk_buff *skb);
 u32 cakemt_skb_mark(const struct sk_buff *skb);
 u32 cakemt_skb_network_offset(const struct sk_buff *skb);

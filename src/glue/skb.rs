@@ -97,6 +97,14 @@ impl SkBuff {
         }
     }
 
+    /// Clears the packet's DSCP, keeping ECN (CAKE's `wash`).
+    pub(crate) fn wash(&mut self) {
+        // SAFETY: valid sk_buff (type invariant) that the qdisc holds; the
+        // helper pulls and makes writable the IP header before it rewrites
+        // its DS field, as CAKE does at enqueue.
+        unsafe { b::cakemt_skb_wash(self.0.as_ptr()) }
+    }
+
     /// The packet's source and destination addresses, if it is IP.
     pub(crate) fn addrs(&self) -> Option<Addrs> {
         let mut a = b::cakemt_addrs::default();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! CAKE's own settings, which every tin applies alike: overhead
 //! compensation (`overhead`, `mpu`, `atm`/`ptm`, `raw`), flow isolation,
-//! the ACK filter, ingress mode, GSO splitting and COBALT's rtt and target.
+//! the ACK filter, ingress mode, GSO splitting, wash and COBALT's rtt and target.
 //! Their netlink values mean what `TCA_CAKE_*` means to sch_cake, except
 //! that a value out of range is refused rather than masked or clamped. All
 //! of them change live in O(1): the core's setters re-derive every tin's
@@ -127,6 +127,13 @@ const INGRESS: Modes<bool> = Modes {
     table: &[(0, false), (1, true)],
 };
 
+const WASH: Modes<bool> = Modes {
+    kind: TCA_CAKEMT_WASH,
+    what: "wash",
+    words: "nowash (0), wash (1)",
+    table: &[(0, false), (1, true)],
+};
+
 const SPLIT_GSO: Modes<SplitGso> = Modes {
     kind: TCA_CAKEMT_SPLIT_GSO,
     what: "split-gso mode",
@@ -151,6 +158,8 @@ pub(crate) struct CakeSettings {
     pub(crate) ingress: bool,
     /// When GSO packets are split.
     pub(crate) split_gso: SplitGso,
+    /// CAKE's wash: clear DSCP (keeping ECN) of every packet at enqueue.
+    pub(crate) wash: bool,
     /// COBALT's interval, microseconds (at least 1).
     pub(crate) rtt_us: u32,
     /// COBALT's target, microseconds (at least 1).
@@ -165,6 +174,7 @@ impl Default for CakeSettings {
             ack_filter: AckFilterMode::Off,
             ingress: false,
             split_gso: SplitGso::Auto,
+            wash: false,
             rtt_us: DEFAULT_RTT_US,
             target_us: DEFAULT_TARGET_US,
         }
@@ -233,6 +243,9 @@ impl CakeSettings {
         if let Some(m) = SPLIT_GSO.parse(opts, ext)? {
             c.split_gso = m;
         }
+        if let Some(m) = WASH.parse(opts, ext)? {
+            c.wash = m;
+        }
         if let Some(v) = parse_us(opts, TCA_CAKEMT_RTT, ext, "rtt")? {
             c.rtt_us = v;
         }
@@ -290,6 +303,7 @@ impl CakeSettings {
         ACK_FILTER.put(out, self.ack_filter)?;
         INGRESS.put(out, self.ingress)?;
         SPLIT_GSO.put(out, self.split_gso)?;
+        WASH.put(out, self.wash)?;
         out.put_u32(TCA_CAKEMT_RTT, self.rtt_us)?;
         out.put_u32(TCA_CAKEMT_TARGET, self.target_us)?;
         Ok(())

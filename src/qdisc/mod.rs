@@ -51,6 +51,8 @@ pub(crate) struct Cakemt {
     auto: Option<KBox<AutoHosts>>,
     /// When GSO packets are split (a copy of the setting for the data path).
     split_gso: SplitGso,
+    /// Clear DSCP at enqueue (a copy of the setting for the data path).
+    wash: bool,
     /// Seed of the host hashes (per qdisc, so they cannot be aimed at).
     seed: u32,
     /// Times dequeue had to wait for a shaper and armed the watchdog.
@@ -140,6 +142,7 @@ impl Qdisc for Cakemt {
             select: Selector::new(config.tins, config.effective_default_tin(), config.fwmark),
             auto,
             split_gso: config.cake.split_gso,
+            wash: config.cake.wash,
             seed: random_u32(),
             throttled: 0,
             stalls: 0,
@@ -197,6 +200,7 @@ impl Qdisc for Cakemt {
         // them again is harmless.
         new.cake.apply(&ctrl.cake, &mut self.sched);
         self.split_gso = new.cake.split_gso;
+        self.wash = new.cake.wash;
         self.select
             .configure(new.tins, new.effective_default_tin(), new.fwmark);
         self.apply_rates(&change.request.rates, now);
@@ -246,7 +250,11 @@ impl Qdisc for Cakemt {
             .splits(self.sched.config().link_rate, tin_rate)
     }
 
-    fn enqueue(&mut self, q: &mut EnqueueCtx<'_>, tin: u32, skb: SkBuff) -> Verdict {
+    fn enqueue(&mut self, q: &mut EnqueueCtx<'_>, tin: u32, mut skb: SkBuff) -> Verdict {
+        // After classification, so that filters still see the DSCP.
+        if self.wash {
+            skb.wash();
+        }
         let keys = skb.flow_keys(self.seed);
         match self
             .sched

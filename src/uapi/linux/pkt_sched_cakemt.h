@@ -51,6 +51,7 @@ enum {
 	TCA_CAKEMT_BURST_RATE64,	/* u64: rate while bursting, bytes/s; 0 = no bursts */
 	TCA_CAKEMT_BURST_THRESHOLD64,	/* u64: rate below which credit comes back, bytes/s, below the burst rate */
 	TCA_CAKEMT_BURST_TIME,	/* u32: ms a full burst lasts, 1..86400000 */
+	TCA_CAKEMT_WASH,	/* u32: 1 = clear DSCP (keeping ECN) at enqueue, 0 = leave it; default 0 */
 	__TCA_CAKEMT_MAX
 };
 #define TCA_CAKEMT_MAX (__TCA_CAKEMT_MAX - 1)
