@@ -28,6 +28,8 @@ LABELS = {
     "clsact_bpf": "clsact bpf writing skb->priority, noqueue (classification alone)",
     "cake": "one CAKE besteffort, no per-host rates",
     "cakemt_prio": "cakemt, tin from skb->priority (clsact bpf, LibreQoS's way)",
+    "cakemt_unshaped": "cakemt prio with no rate on its tins (a diagnostic, judged by no "
+    "target: scheduling without per-host shaping, as one CAKE has none)",
     "cakemt_bpf": "cakemt, one cls_bpf writing the class id",
     "cakemt_flower": "cakemt, a flower filter per host",
     "cakemt_auto": "cakemt, auto dsthost (no filter)",
@@ -39,6 +41,7 @@ SHORT = {
     "clsact_bpf": "bpf prio alone",
     "cake": "CAKE",
     "cakemt_prio": "cakemt prio",
+    "cakemt_unshaped": "cakemt prio, tins unshaped",
     "cakemt_bpf": "cakemt cls_bpf",
     "cakemt_flower": "cakemt flower",
     "cakemt_auto": "cakemt auto",
@@ -92,6 +95,8 @@ def summarise(records):
         elif k == "check":
             x = row(r["n"], r["contender"])
             x["check"] = r
+            if r.get("pktgen") and r.get("overlimits") is not None:
+                x["overlimits_per_packet"] = r["overlimits"] / r["pktgen"]
             if not r["ok"]:
                 x["errors"].append(r["why"])
         elif k == "skip":
@@ -203,7 +208,7 @@ def write_csv(dirpath, records, summary):
                 )
     cols = [
         "n", "contender", "valid", "rounds", "pps_median", "ns_median", "cost_median",
-        "cost_min", "cost_max", "cost_best", "mem_total", "mem_qdisc", "mem_per_host",
+        "cost_min", "cost_max", "cost_best", "overlimits_per_packet", "mem_total", "mem_qdisc", "mem_per_host",
         "build_s", "build_qdisc_s", "build_filters_s", "change_s", "teardown_s", "skip",
     ]
     with open(dirpath / "summary.csv", "w", newline="") as f:
@@ -281,25 +286,29 @@ def markdown(config, meta, summary, records):
         "Only ratios inside one boot mean anything: this guest runs under TCG, "
         "far slower than hardware. cost = time per packet minus noqueue's in the "
         "same round; median over rounds, spread min–max, best = fastest sample "
-        "minus noqueue's fastest. Memory: Slab + VmallocUsed before and after "
-        "building the contender (qdiscs, classes, filters; per host: total / N)."
+        "minus noqueue's fastest. Over limit: the qdisc's overlimits counter per "
+        "packet sent (cakemt: dequeues that waited for a tin's shaper and armed "
+        "the watchdog; HTB: its own overlimit events). Memory: Slab + VmallocUsed "
+        "before and after building the contender (qdiscs, classes, filters; per "
+        "host: total / N; at 10 hosts it is within the noise of the rest of the "
+        "guest, which is about ±0.5 MiB)."
     )
     add("")
     for n in sorted({x["n"] for x in summary}):
         add(f"## {n:,} hosts")
         add("")
         add(
-            "| contender | pps | cost ns/pkt | spread | best | memory: qdisc | "
+            "| contender | pps | cost ns/pkt | spread | best | over limit | memory: qdisc | "
             "with filters | per host | build s (filters) | change s |"
         )
-        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for x in (x for x in summary if x["n"] == n):
             name = SHORT.get(x["contender"], x["contender"])
             if "skip" in x:
-                add(f"| {name} | skipped: {x['skip']} | | | | | | | | |")
+                add(f"| {name} | skipped: {x['skip']} | | | | | | | | | |")
                 continue
             if not x["valid"]:
-                add(f"| {name} | **error**: {'; '.join(x['errors'])} | | | | | | | | |")
+                add(f"| {name} | **error**: {'; '.join(x['errors'])} | | | | | | | | | |")
                 continue
             spread = f"{fmt(x['cost_min'])}–{fmt(x['cost_max'])}"
             def mib(key):
@@ -311,7 +320,9 @@ def markdown(config, meta, summary, records):
                 build += f" ({x['build_filters_s']:.2f})"
             add(
                 f"| {name} | {fmt(x.get('pps_median'))} | {fmt(x['cost_median'])} | "
-                f"{spread} | {fmt(x['cost_best'])} | {mib('mem_qdisc')} | "
+                f"{spread} | {fmt(x['cost_best'])} | "
+                f"{fmt(100 * x['overlimits_per_packet'] if 'overlimits_per_packet' in x else None, '{:.1f}%')} | "
+                f"{mib('mem_qdisc')} | "
                 f"{mib('mem_total')} | {fmt(x.get('mem_per_host'), '{:,.0f} B')} | "
                 f"{build} | {fmt(x.get('change_s'), '{:.2f}')} |"
             )

@@ -32,15 +32,17 @@ BENCH_LINK=10gbit
 
 # In build order and in the order of the first round. noqueue is the
 # floor; clsact_bpf is noqueue with the skb->priority classifier alone (what
-# classification costs without any qdisc). The biggest go last, so that the
-# others are built before memory runs short.
-BENCH_CONTENDERS="noqueue clsact_bpf cake cakemt_prio cakemt_bpf cakemt_flower cakemt_auto htb_fq_codel htb_cake"
+# classification costs without any qdisc); cakemt_unshaped is cakemt_prio
+# with no rate on its tins (a diagnostic: scheduling without per-host
+# shaping, as one CAKE has none). The biggest go last, so that the others
+# are built before memory runs short.
+BENCH_CONTENDERS="noqueue clsact_bpf cake cakemt_prio cakemt_unshaped cakemt_bpf cakemt_flower cakemt_auto htb_fq_codel htb_cake"
 
 # Kernel memory a contender is guessed to need per host, bytes (only to skip
 # what cannot fit; the figures reported are measured). HTB+CAKE: every CAKE
 # allocates its eight tins' flow tables, about 1.06 MB (REFERENCES.md).
 declare -A BENCH_GUESS=([htb_fq_codel]=100000 [htb_cake]=1200000
-	[cakemt_prio]=4096 [cakemt_bpf]=4096 [cakemt_flower]=4096 [cakemt_auto]=4096)
+	[cakemt_prio]=4096 [cakemt_unshaped]=4096 [cakemt_bpf]=4096 [cakemt_flower]=4096 [cakemt_auto]=4096)
 
 # awk's addr(i): host i's address, 100.64.0.0 + i (the CGNAT range, from
 # which ISPs number their subscribers).
@@ -101,6 +103,13 @@ bench_change_cakemt() { tc_ qdisc change dev "$1" root cakemt rates "$3/rates.ne
 bench_qdisc_cakemt_prio() { bench_cakemt "$@" && tc_ qdisc add dev "$1" clsact; }
 bench_filters_cakemt_prio() { bench_filters_clsact_bpf "$@"; }
 bench_change_cakemt_prio() { bench_change_cakemt "$@"; }
+
+# cakemt_prio's tins without a rate: only the link (10 Gbit/s) shapes.
+bench_qdisc_cakemt_unshaped() {
+	tc_ qdisc add dev "$1" root handle 1: cakemt bandwidth $BENCH_LINK tins "$2" &&
+		tc_ qdisc add dev "$1" clsact
+}
+bench_filters_cakemt_unshaped() { bench_filters_clsact_bpf "$@"; }
 
 # One cls_bpf filter on cakemt writing the class id (tin_by_daddr.c).
 bench_qdisc_cakemt_bpf() { bench_cakemt "$@"; }
@@ -253,16 +262,18 @@ bench_pktgen() {
 	[ "$pg_sent" = "$count" ]
 }
 
-# bench_counters DEV: "packets drops qlen direct unclassified tx" of DEV's
-# root qdisc and device: what the qdisc passed and dropped, what it holds,
-# HTB's unclassified (direct) packets, cakemt's unclassified ones (0 where
-# the qdisc has no such counter), and what the device sent.
+# bench_counters DEV: "packets drops qlen direct unclassified overlimits
+# tx" of DEV's root qdisc and device: what the qdisc passed and dropped,
+# what it holds, HTB's unclassified (direct) packets, cakemt's unclassified
+# ones (0 where the qdisc has no such counter), the times it was over a
+# limit (cakemt: a dequeue that waited for a tin's shaper and armed the
+# watchdog), and what the device sent.
 bench_counters() {
 	local tx
 	read -r tx <"/sys/class/net/$1/statistics/tx_packets"
 	tc_ -s -j qdisc show dev "$1" root | jq -r "$JQ_FIELD"' .[0] as $q
 		| [$q | field("packets"), field("drops"), field("qlen"),
-		   ($q.options.direct_packets_stat // 0), field("unclassified")]
+		   ($q.options.direct_packets_stat // 0), field("unclassified"), field("overlimits")]
 		| map(if . == "absent" or . == null then 0 else . end) | map(tostring) | join(" ")' |
 		sed "s/\$/ $tx/"
 }
@@ -281,9 +292,9 @@ bench_sample() {
 # host's class? BEFORE: bench_counters before the first sample. A row
 # whose qdisc saw nothing is an error, not a figure: the report says so.
 bench_check() {
-	local c=$1 dev=$2 n=$3 before=$4 p0 d0 q0 x0 u0 tx0 p1 d1 q1 x1 u1 tx1 seen why="" hosts=null
-	read -r p0 d0 q0 x0 u0 tx0 <<<"$before"
-	read -r p1 d1 q1 x1 u1 tx1 < <(bench_counters "$dev")
+	local c=$1 dev=$2 n=$3 before=$4 p0 d0 q0 x0 u0 o0 tx0 p1 d1 q1 x1 u1 o1 tx1 seen why="" hosts=null
+	read -r p0 d0 q0 x0 u0 o0 tx0 <<<"$before"
+	read -r p1 d1 q1 x1 u1 o1 tx1 < <(bench_counters "$dev")
 	seen=$((p1 + d1 - p0 - d0))
 	case $c in
 	noqueue | clsact_bpf) seen=$((tx1 - tx0)) ;;
@@ -292,11 +303,11 @@ bench_check() {
 	[ "$q1" = 0 ] || why+="$q1 packets left queued; "
 	[ $((x1 - x0)) = 0 ] || why+="$((x1 - x0)) packets matched no HTB class; "
 	case $c in
-	cakemt_prio | cakemt_bpf | cakemt_flower)
+	cakemt_prio | cakemt_unshaped | cakemt_bpf | cakemt_flower)
 		[ $((u1 - u0)) = 0 ] || why+="$((u1 - u0)) packets found no tin; " ;;
 	cakemt_auto) hosts=$(qstat "" "$dev" auto_hosts) ;;
 	esac
-	bench_emit "{\"kind\":\"check\",\"n\":$n,\"contender\":\"$c\",\"pktgen\":${bench_pg_total[$c]:-0},\"seen\":$seen,\"dropped\":$((d1 - d0)),\"queued\":$q1,\"unclassified\":$((x1 - x0 + u1 - u0)),\"auto_hosts\":$hosts,\"ok\":$([ -z "$why" ] && echo true || echo false),\"why\":\"${why%; }\"}"
+	bench_emit "{\"kind\":\"check\",\"n\":$n,\"contender\":\"$c\",\"pktgen\":${bench_pg_total[$c]:-0},\"seen\":$seen,\"dropped\":$((d1 - d0)),\"queued\":$q1,\"unclassified\":$((x1 - x0 + u1 - u0)),\"overlimits\":$((o1 - o0)),\"auto_hosts\":$hosts,\"ok\":$([ -z "$why" ] && echo true || echo false),\"why\":\"${why%; }\"}"
 	[ -z "$why" ] || echo "  bench: $c at $n hosts: ${why%; }" >&2
 	[ -z "$why" ]
 }
@@ -348,7 +359,9 @@ bench_at() {
 		bench_emit "{\"kind\":\"teardown\",\"n\":$n,\"contender\":\"$c\",\"ms\":$((($(bench_usec) - t0) / 1000))}"
 	done
 	# Devices whose build failed.
-	for ((i = 1; i <= 9; i++)); do [ -e /sys/class/net/d$i ] && ip link del d$i; done
+	for ((i = 1; i <= $(wc -w <<<"$BENCH_CONTENDERS"); i++)); do
+		[ -e "/sys/class/net/d$i" ] && ip link del "d$i"
+	done
 	rm -rf "$dir"
 	# Qdiscs are freed after an RCU grace period: let a gigabyte of them go
 	# before the next host count measures memory.
