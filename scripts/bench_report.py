@@ -290,8 +290,9 @@ def markdown(config, meta, summary, records):
         "packet sent (cakemt: dequeues that waited for a tin's shaper and armed "
         "the watchdog; HTB: its own overlimit events). Memory: Slab + VmallocUsed "
         "before and after building the contender (qdiscs, classes, filters; per "
-        "host: total / N; at 10 hosts it is within the noise of the rest of the "
-        "guest, which is about ±0.5 MiB)."
+        "host: total / N, so at 10 hosts mostly a contender's fixed part, such "
+        "as cakemt's flow pool of at least 4,096 slots; the rest of the guest "
+        "moves these figures by up to about ±0.5 MiB)."
     )
     add("")
     for n in sorted({x["n"] for x in summary}):
