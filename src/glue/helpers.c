@@ -12,6 +12,7 @@
 #include <net/dsfield.h>
 #include <net/flow_dissector.h>
 #include <net/gso.h>
+#include <net/netfilter/nf_conntrack_tuple.h>
 #include <net/tcp.h>
 #include <net/udp.h>
 
@@ -143,13 +144,63 @@ u32 cakemt_skb_network_offset(const struct sk_buff *skb)
  * the qdisc's own, so that nobody can aim addresses at one flow-pool set.
  * flow_hash_from_keys() reorders the addresses, so it runs last.
  */
-void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed,
+/*
+ * CAKE's nat: the IPv4 addresses (and ports, if @sport is given) the packet
+ * has in its connection's tuple, that is before NAT on the way out. A
+ * packet without a conntrack entry of its own (ingress, before de-NAT) is
+ * looked up, and the reply tuple it finds is read the other way round.
+ * Returns true if any of them differ from what was passed in.
+ */
+static bool cakemt_pre_nat(const struct sk_buff *skb, __be32 *src,
+			   __be32 *dst, __be16 *sport, __be16 *dport)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	struct nf_conntrack_tuple t = {};
+	bool rev = !skb->_nfct;
+	__be32 s, d;
+	bool changed;
+
+	if (skb_protocol(skb, true) != htons(ETH_P_IP) ||
+	    !nf_ct_get_tuple_skb(&t, skb))
+		return false;
+	s = rev ? t.dst.u3.ip : t.src.u3.ip;
+	d = rev ? t.src.u3.ip : t.dst.u3.ip;
+	changed = s != *src || d != *dst;
+	*src = s;
+	*dst = d;
+	if (sport && (*sport || *dport)) {
+		__be16 sp = rev ? t.dst.u.all : t.src.u.all;
+		__be16 dp = rev ? t.src.u.all : t.dst.u.all;
+
+		changed |= sp != *sport || dp != *dport;
+		*sport = sp;
+		*dport = dp;
+	}
+	return changed;
+#else
+	return false;
+#endif
+}
+
+bool cakemt_has_conntrack(void)
+{
+	return IS_ENABLED(CONFIG_NF_CONNTRACK);
+}
+
+void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed, bool nat,
 			  struct cakemt_flow_keys *out)
 {
 	struct flow_keys keys;
+	bool own_hash = skb->l4_hash;
 
 	skb_flow_dissect_flow_keys(skb, &keys,
 				   FLOW_DISSECTOR_F_STOP_AT_FLOW_LABEL);
+	/* the skb's hash is of the translated flow: not with new keys */
+	if (nat && keys.control.addr_type == FLOW_DISSECTOR_KEY_IPV4_ADDRS &&
+	    cakemt_pre_nat(skb, &keys.addrs.v4addrs.src,
+			   &keys.addrs.v4addrs.dst, &keys.ports.src,
+			   &keys.ports.dst))
+		own_hash = false;
 	switch (keys.control.addr_type) {
 	case FLOW_DISSECTOR_KEY_IPV4_ADDRS:
 		out->src_host = jhash_1word((__force u32)keys.addrs.v4addrs.src,
@@ -165,7 +216,7 @@ void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed,
 		out->src_host = 0;
 		out->dst_host = 0;
 	}
-	out->flow = skb->l4_hash ? skb->hash : flow_hash_from_keys(&keys);
+	out->flow = own_hash ? skb->hash : flow_hash_from_keys(&keys);
 }
 
 /*
@@ -173,7 +224,8 @@ void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed,
  * its network header (the automatic per-host tins' keys). Returns 4 or 6 for
  * the family, 0 when the packet is not IP or too short.
  */
-u32 cakemt_skb_addrs(const struct sk_buff *skb, struct cakemt_addrs *out)
+u32 cakemt_skb_addrs(const struct sk_buff *skb, bool nat,
+		     struct cakemt_addrs *out)
 {
 	int off = skb_network_offset(skb);
 	__be16 proto = skb_protocol(skb, true);
@@ -193,6 +245,13 @@ u32 cakemt_skb_addrs(const struct sk_buff *skb, struct cakemt_addrs *out)
 			return 0;
 		memcpy(out->src, &ip->saddr, 4);
 		memcpy(out->dst, &ip->daddr, 4);
+		if (nat) {
+			__be32 s = ip->saddr, d = ip->daddr;
+
+			cakemt_pre_nat(skb, &s, &d, NULL, NULL);
+			memcpy(out->src, &s, 4);
+			memcpy(out->dst, &d, 4);
+		}
 		return 4;
 	}
 	if (proto == htons(ETH_P_IPV6)) {
@@ -507,6 +566,7 @@ static const struct nla_policy cakemt_policy[TCA_CAKEMT_MAX + 1] = {
 	[TCA_CAKEMT_INGRESS]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_SPLIT_GSO]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_WASH]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_NAT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_RTT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_TARGET]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_AUTO]		= { .type = NLA_U32 },

@@ -96,9 +96,11 @@ void cakemt_skb_wash(struct sk_buff *skb);
 u32 cakemt_skb_priority(const struct sk_buff *skb);
 u32 cakemt_skb_mark(const struct sk_buff *skb);
 u32 cakemt_skb_network_offset(const struct sk_buff *skb);
-void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed,
+bool cakemt_has_conntrack(void);
+void cakemt_skb_flow_keys(struct sk_buff *skb, u32 seed, bool nat,
 			  struct cakemt_flow_keys *out);
-u32 cakemt_skb_addrs(const struct sk_buff *skb, struct cakemt_addrs *out);
+u32 cakemt_skb_addrs(const struct sk_buff *skb, bool nat,
+		     struct cakemt_addrs *out);
 u32 cakemt_skb_l3_bytes(const struct sk_buff *skb, u8 *buf, u32 len,
 			u32 *l3_len);
 bool cakemt_skb_gso_shape(const struct sk_buff *skb, u32 *segs, u32 *seg_len,

@@ -85,16 +85,22 @@ impl SkBuff {
     }
 
     /// The flow's and the hosts' hashes, host hashes seeded with `seed`.
-    pub(crate) fn flow_keys(&self, seed: u32) -> FlowKeys {
+    pub(crate) fn flow_keys(&self, seed: u32, nat: bool) -> FlowKeys {
         let mut k = b::cakemt_flow_keys::default();
-        // SAFETY: valid sk_buff (type invariant); the dissector only reads
-        // the packet; `k` is a valid output struct.
-        unsafe { b::cakemt_skb_flow_keys(self.0.as_ptr(), seed, &mut k) };
+        // SAFETY: valid sk_buff (type invariant); the dissector and the
+        // conntrack lookup only read the packet; `k` is a valid output.
+        unsafe { b::cakemt_skb_flow_keys(self.0.as_ptr(), seed, nat, &mut k) };
         FlowKeys {
             flow_hash: k.flow,
             src_host_hash: k.src_host,
             dst_host_hash: k.dst_host,
         }
+    }
+
+    /// Whether the kernel has conntrack, which `nat` needs.
+    pub(crate) fn conntrack_available() -> bool {
+        // SAFETY: reads a compile-time constant.
+        unsafe { b::cakemt_has_conntrack() }
     }
 
     /// Clears the packet's DSCP, keeping ECN (CAKE's `wash`).
@@ -105,12 +111,13 @@ impl SkBuff {
         unsafe { b::cakemt_skb_wash(self.0.as_ptr()) }
     }
 
-    /// The packet's source and destination addresses, if it is IP.
-    pub(crate) fn addrs(&self) -> Option<Addrs> {
+    /// The packet's source and destination addresses, if it is IP (with
+    /// `nat`, an IPv4 packet's from before NAT, as conntrack has them).
+    pub(crate) fn addrs(&self, nat: bool) -> Option<Addrs> {
         let mut a = b::cakemt_addrs::default();
         // SAFETY: valid sk_buff (type invariant); the helper only reads the
-        // packet, through skb_header_pointer, and writes `a`.
-        let family = unsafe { b::cakemt_skb_addrs(self.0.as_ptr(), &mut a) };
+        // packet, through skb_header_pointer, and conntrack, and writes `a`.
+        let family = unsafe { b::cakemt_skb_addrs(self.0.as_ptr(), nat, &mut a) };
         let v6 = match family {
             4 => false,
             6 => true,

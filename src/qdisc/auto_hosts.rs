@@ -346,15 +346,16 @@ impl AutoHosts {
         self.table.sweep(now, SWEEP_PER_PACKET, busy);
     }
 
-    /// The tin (0-based) of `skb`'s host, if it is IP, in the prefixes, and
-    /// has or can be given one.
+    /// The tin (0-based) of `skb`'s host (with `nat`, its address before
+    /// NAT), if it is IP, in the prefixes, and has or can be given one.
     pub(crate) fn tin_for(
         &mut self,
         skb: &SkBuff,
+        nat: bool,
         now: u64,
         busy: &dyn Fn(u32) -> bool,
     ) -> Option<u32> {
-        let a = skb.addrs()?;
+        let a = skb.addrs(nat)?;
         let addr = if self.cfg.mode == AutoMode::SrcHost {
             a.src
         } else {

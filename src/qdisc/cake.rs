@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! CAKE's own settings, which every tin applies alike: overhead
 //! compensation (`overhead`, `mpu`, `atm`/`ptm`, `raw`), flow isolation,
-//! the ACK filter, ingress mode, GSO splitting, wash and COBALT's rtt and target.
+//! nat, the ACK filter, ingress mode, GSO splitting, wash and COBALT's rtt
+//! and target.
 //! Their netlink values mean what `TCA_CAKE_*` means to sch_cake, except
 //! that a value out of range is refused rather than masked or clamped. All
 //! of them change live in O(1): the core's setters re-derive every tin's
@@ -9,6 +10,7 @@
 
 use super::Sched;
 use crate::glue::netlink::{ExtAck, NlWriter, Options};
+use crate::glue::skb::SkBuff;
 use crate::glue::uapi::*;
 use crate::sched::ack_filter::AckFilterMode;
 use crate::sched::cobalt::CobaltConfig;
@@ -127,6 +129,13 @@ const INGRESS: Modes<bool> = Modes {
     table: &[(0, false), (1, true)],
 };
 
+const NAT: Modes<bool> = Modes {
+    kind: TCA_CAKEMT_NAT,
+    what: "nat",
+    words: "nonat (0), nat (1)",
+    table: &[(0, false), (1, true)],
+};
+
 const WASH: Modes<bool> = Modes {
     kind: TCA_CAKEMT_WASH,
     what: "wash",
@@ -160,6 +169,8 @@ pub(crate) struct CakeSettings {
     pub(crate) split_gso: SplitGso,
     /// CAKE's wash: clear DSCP (keeping ECN) of every packet at enqueue.
     pub(crate) wash: bool,
+    /// CAKE's nat: hosts and flows by their addresses before NAT.
+    pub(crate) nat: bool,
     /// COBALT's interval, microseconds (at least 1).
     pub(crate) rtt_us: u32,
     /// COBALT's target, microseconds (at least 1).
@@ -175,6 +186,7 @@ impl Default for CakeSettings {
             ingress: false,
             split_gso: SplitGso::Auto,
             wash: false,
+            nat: false,
             rtt_us: DEFAULT_RTT_US,
             target_us: DEFAULT_TARGET_US,
         }
@@ -246,6 +258,16 @@ impl CakeSettings {
         if let Some(m) = WASH.parse(opts, ext)? {
             c.wash = m;
         }
+        if let Some(m) = NAT.parse(opts, ext)? {
+            if m && !SkBuff::conntrack_available() {
+                return Err(ext.fail(
+                    crate::glue::eopnotsupp(),
+                    opts.get(TCA_CAKEMT_NAT),
+                    format_args!("cakemt: nat needs conntrack, which this kernel lacks"),
+                ));
+            }
+            c.nat = m;
+        }
         if let Some(v) = parse_us(opts, TCA_CAKEMT_RTT, ext, "rtt")? {
             c.rtt_us = v;
         }
@@ -304,6 +326,7 @@ impl CakeSettings {
         INGRESS.put(out, self.ingress)?;
         SPLIT_GSO.put(out, self.split_gso)?;
         WASH.put(out, self.wash)?;
+        NAT.put(out, self.nat)?;
         out.put_u32(TCA_CAKEMT_RTT, self.rtt_us)?;
         out.put_u32(TCA_CAKEMT_TARGET, self.target_us)?;
         Ok(())

@@ -53,6 +53,8 @@ pub(crate) struct Cakemt {
     split_gso: SplitGso,
     /// Clear DSCP at enqueue (a copy of the setting for the data path).
     wash: bool,
+    /// Hosts and flows by pre-NAT addresses (a copy for the data path).
+    nat: bool,
     /// Seed of the host hashes (per qdisc, so they cannot be aimed at).
     seed: u32,
     /// Times dequeue had to wait for a shaper and armed the watchdog.
@@ -143,6 +145,7 @@ impl Qdisc for Cakemt {
             auto,
             split_gso: config.cake.split_gso,
             wash: config.cake.wash,
+            nat: config.cake.nat,
             seed: random_u32(),
             throttled: 0,
             stalls: 0,
@@ -175,7 +178,8 @@ impl Qdisc for Cakemt {
             // one if its tin is gone; settings and counters carry over.
             let seed = self.seed;
             let default = new.effective_default_tin().saturating_sub(1);
-            let keys = &mut |p: &SkBuff| p.flow_keys(seed);
+            let nat = new.cake.nat;
+            let keys = &mut |p: &SkBuff| p.flow_keys(seed, nat);
             if sched.take_over(&mut self.sched, default, keys, now).is_ok() {
                 core::mem::swap(&mut self.sched, sched);
                 core::mem::swap(&mut self.allocated, allocated);
@@ -201,6 +205,7 @@ impl Qdisc for Cakemt {
         new.cake.apply(&ctrl.cake, &mut self.sched);
         self.split_gso = new.cake.split_gso;
         self.wash = new.cake.wash;
+        self.nat = new.cake.nat;
         self.select
             .configure(new.tins, new.effective_default_tin(), new.fwmark);
         self.apply_rates(&change.request.rates, now);
@@ -235,7 +240,7 @@ impl Qdisc for Cakemt {
         auto.sweep(now, &busy);
         match placed {
             Classified::To(Some(t)) => Classified::To(t),
-            Classified::To(None) => match auto.tin_for(skb, now, &busy) {
+            Classified::To(None) => match auto.tin_for(skb, self.nat, now, &busy) {
                 Some(t) => Classified::To(t),
                 None => Classified::To(self.select.unplaced()),
             },
@@ -255,7 +260,7 @@ impl Qdisc for Cakemt {
         if self.wash {
             skb.wash();
         }
-        let keys = skb.flow_keys(self.seed);
+        let keys = skb.flow_keys(self.seed, self.nat);
         match self
             .sched
             .enqueue(tin, skb, keys, now_ns(), &mut |p, _| q.drop_queued(p))

@@ -52,6 +52,7 @@ enum {
 	TCA_CAKEMT_BURST_THRESHOLD64,	/* u64: rate below which credit comes back, bytes/s, below the burst rate */
 	TCA_CAKEMT_BURST_TIME,	/* u32: ms a full burst lasts, 1..86400000 */
 	TCA_CAKEMT_WASH,	/* u32: 1 = clear DSCP (keeping ECN) at enqueue, 0 = leave it; default 0 */
+	TCA_CAKEMT_NAT,		/* u32: 1 = hosts and flows by IPv4 addresses before NAT (conntrack), 0 = as sent; default 0 */
 	__TCA_CAKEMT_MAX
 };
 #define TCA_CAKEMT_MAX (__TCA_CAKEMT_MAX - 1)
