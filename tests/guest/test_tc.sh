@@ -71,10 +71,10 @@ test_cake_keywords_show_back() {
 	info "$out"
 	# The defaults, in tc-cake's words and order.
 	case "$out " in
-	*" bandwidth 10Mbit tins 1 tin-bandwidth unlimited default-tin 1 triple-isolate nowash no-ack-filter auto-split-gso rtt 100ms raw overhead 0 "*) ;;
+	*" bandwidth 10Mbit tins 1 tin-bandwidth unlimited default-tin 1 triple-isolate nonat nowash no-ack-filter auto-split-gso rtt 100ms raw overhead 0 "*) ;;
 	*) fail "defaults: $out"; return 1 ;;
 	esac
-	opts_are "$(cake_opts d0)" flowmode=triple-isolate wash=false ingress=false ack-filter=disabled split_gso=auto \
+	opts_are "$(cake_opts d0)" flowmode=triple-isolate nat=false wash=false ingress=false ack-filter=disabled split_gso=auto \
 		rtt=100000 target=5000 raw=true atm=noatm overhead=0 mpu=0 || return 1
 	local args text checks b i kv cases=() texts=() jsons=()
 	# ARGS|TEXT|KEY=VALUE...: each keyword alone (a change sends only it).
@@ -95,10 +95,12 @@ triple-isolate|triple-isolate|flowmode=triple-isolate
 ack-filter|nowash ack-filter auto-split-gso|ack-filter=enabled
 ack-filter-aggressive|ack-filter-aggressive|ack-filter=aggressive
 no-ack-filter|no-ack-filter|ack-filter=disabled
-ingress|triple-isolate nowash ingress no-ack-filter|ingress=true
-egress|triple-isolate nowash no-ack-filter|ingress=false
-wash|triple-isolate wash no-ack-filter|wash=true
-nowash|triple-isolate nowash no-ack-filter|wash=false
+ingress|triple-isolate nonat nowash ingress no-ack-filter|ingress=true
+egress|triple-isolate nonat nowash no-ack-filter|ingress=false
+wash|triple-isolate nonat wash no-ack-filter|wash=true
+nowash|triple-isolate nonat nowash no-ack-filter|wash=false
+nat|triple-isolate nat nowash no-ack-filter|nat=true
+nonat|triple-isolate nonat nowash no-ack-filter|nat=false
 split-gso|no-ack-filter split-gso rtt|split_gso=enabled
 no-split-gso|no-split-gso|split_gso=disabled
 auto-split-gso|auto-split-gso|split_gso=auto
@@ -269,7 +271,7 @@ ack-filter no-ack-filter|duplicate "ack-filter"
 ingress egress|duplicate "ingress"
 split-gso no-split-gso|duplicate "split-gso"
 overhead 250 ether-vlan ether-vlan|"ether-vlan": the overhead would be 258
-nat|What is "nat"
+nat nonat|duplicate "nat"
 wash nowash|duplicate "wash"
 diffserv4|What is "diffserv4"
 autorate-ingress|What is "autorate-ingress"
@@ -288,6 +290,7 @@ FLOW_MODE=8|cakemt: flow mode 8 is none of flowblind (0) .. triple-isolate (7)
 ACK_FILTER=3|cakemt: ack-filter mode 3 is none of
 INGRESS=2|cakemt: ingress 2 is none of egress (0), ingress (1)
 WASH=2|cakemt: wash 2 is none of nowash (0), wash (1)
+NAT=2|cakemt: nat 2 is none of nonat (0), nat (1)
 SPLIT_GSO=3|cakemt: split-gso mode 3 is none of
 RTT=0|cakemt: rtt must be at least 1 us, not 0
 TARGET=0|cakemt: target must be at least 1 us, not 0
@@ -339,7 +342,7 @@ print(" ".join(map(str, seen)))' "$here/ready" >"$here/seen" &
 	# request, in one tc -batch (a process start costs a second on the
 	# debug kernel).
 	for args in flowblind hosts dual-srchost triple-isolate ack-filter-aggressive no-ack-filter \
-		ingress egress wash nowash split-gso no-split-gso auto-split-gso datacentre satellite "rtt 77ms" \
+		ingress egress wash nowash nat nonat split-gso no-split-gso auto-split-gso datacentre satellite "rtt 77ms" \
 		"overhead 40" "mpu 96" atm ptm noatm raw conservative ethernet docsis pppoe-ptm internet; do
 		echo "qdisc change dev veth0 root cakemt $args"
 	done >"$here/changes"
