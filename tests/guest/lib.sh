@@ -273,8 +273,9 @@ jain() { echo "$@" | awk '{ s = 0; q = 0; for (i = 1; i <= NF; i++) { s += $i; q
 # Ethernet header, IP/TCP headers and timestamps).
 tcp_goodput() { awk -v r="$1" 'BEGIN { printf "%.3f\n", r * 1448 / 1514 }'; }
 
-# kernel_memory: Slab + VmallocUsed, bytes.
-kernel_memory() { awk '/^Slab:|^VmallocUsed:/ { s += $2 } END { print s * 1024 }' /proc/meminfo; }
+# kernel_memory: Slab + VmallocUsed, bytes (printf: mawk prints numbers
+# over 2^31 as 3e+09).
+kernel_memory() { awk '/^Slab:|^VmallocUsed:/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo; }
 
 # ---- reading tc ----
 
