@@ -73,28 +73,19 @@ impl Bench for Scheduler<SimQueue, VecAlloc> {
     }
 }
 
-/// CAKE's tin selection over the same per-tin queueing: in shaped mode a
-/// scan of all tins for the earliest `time_next_packet`; unshaped, DRR by
-/// stepping through the tins (`cake_dequeue`).
-struct Naive {
+/// The per-tin queueing both baselines share with the scheduler: each tin
+/// a CAKE queue, a shaper and a DRR deficit, over one flow pool. Only how
+/// the next tin is found differs between them.
+struct TinQueues {
     table: FlowTable<SimQueue, VecAlloc>,
     tins: Vec<(TinQueue, Shaper, i32)>,
     params: TinParams,
-    cur: usize,
-    shaped: bool,
 }
 
-impl Naive {
-    fn new(n: u32, shaped: bool) -> Naive {
+impl TinQueues {
+    fn new(n: u32, shaped: bool) -> TinQueues {
         let rate = if shaped { TIN_RATE } else { 0 };
-        let params = TinParams::new(
-            rate,
-            1514,
-            &CobaltConfig::default(),
-            FlowMode::default(),
-            AckFilterMode::Off,
-        );
-        Naive {
+        TinQueues {
             table: FlowTable::new(&mut VecAlloc::default(), n * 4 + 64, n * 4 + 64, n).unwrap(),
             tins: (0..n)
                 .map(|_| {
@@ -105,112 +96,18 @@ impl Naive {
                     )
                 })
                 .collect(),
-            params,
-            cur: 0,
-            shaped,
+            params: TinParams::new(
+                rate,
+                1514,
+                &CobaltConfig::default(),
+                FlowMode::default(),
+                AckFilterMode::Off,
+            ),
         }
     }
-}
 
-impl Bench for Naive {
-    fn enqueue(&mut self, tin: u32, mut pkt: SimPacket, keys: FlowKeys, now: u64) {
-        let (q, shaper, _) = &mut self.tins[tin as usize];
-        if !q.is_backlogged() {
-            shaper.restart(now);
-        }
-        pkt.set_adjusted_len(pkt.len());
-        let _ = q.enqueue(
-            tin,
-            &mut self.table,
-            &self.params,
-            pkt,
-            keys,
-            now,
-            &mut drop_sink,
-        );
-    }
-
-    fn dequeue(&mut self, now: u64) -> Dequeued<SimPacket> {
-        let n = self.tins.len();
-        let best = if self.shaped {
-            let mut best = None;
-            let mut best_time = u64::MAX;
-            for (i, (q, shaper, _)) in self.tins.iter().enumerate() {
-                if q.is_backlogged() && shaper.time_next() < best_time {
-                    best_time = shaper.time_next();
-                    best = Some(i);
-                }
-            }
-            match best {
-                None => return Dequeued::Empty,
-                Some(_) if best_time > now => return Dequeued::WaitUntil(best_time),
-                Some(b) => b,
-            }
-        } else {
-            let mut found = None;
-            for _ in 0..2 * n + 1 {
-                let (q, _, deficit) = &mut self.tins[self.cur];
-                if q.is_backlogged() && *deficit > 0 {
-                    found = Some(self.cur);
-                    break;
-                }
-                if *deficit <= 0 {
-                    *deficit += 1514;
-                }
-                self.cur = (self.cur + 1) % n;
-            }
-            match found {
-                None => return Dequeued::Empty,
-                Some(b) => b,
-            }
-        };
-        let (q, shaper, deficit) = &mut self.tins[best];
-        match q.dequeue(
-            best as u32,
-            &mut self.table,
-            &self.params,
-            now,
-            &mut drop_sink,
-        ) {
-            Some(p) => {
-                shaper.charge(p.adjusted_len(), now, 1_000_000);
-                *deficit -= p.adjusted_len() as i32;
-                Dequeued::Packet(p)
-            }
-            None => Dequeued::Empty,
-        }
-    }
-}
-
-/// What sch_fq and HTB do, over the same per-tin queueing: the tins a
-/// shaper holds back wait in a binary heap keyed by their next send time
-/// (sch_fq's rb-tree of throttled flows, HTB's wait queue), the eligible
-/// ones take turns in a round-robin list with a deficit each (sch_fq's
-/// flow lists). O(log n) per throttled packet: the strongest common
-/// structure, not a strawman.
-struct Heap {
-    table: FlowTable<SimQueue, VecAlloc>,
-    tins: Vec<(TinQueue, Shaper, i32)>,
-    params: TinParams,
-    throttled: BinaryHeap<Reverse<(u64, u32)>>,
-    eligible: VecDeque<u32>,
-}
-
-impl Heap {
-    fn new(n: u32, shaped: bool) -> Heap {
-        let naive = Naive::new(n, shaped);
-        Heap {
-            table: naive.table,
-            tins: naive.tins,
-            params: naive.params,
-            throttled: BinaryHeap::with_capacity(n as usize),
-            eligible: VecDeque::with_capacity(n as usize),
-        }
-    }
-}
-
-impl Bench for Heap {
-    fn enqueue(&mut self, tin: u32, mut pkt: SimPacket, keys: FlowKeys, now: u64) {
+    /// Queues `pkt` on `tin`; true if the tin was idle until now.
+    fn enqueue(&mut self, tin: u32, mut pkt: SimPacket, keys: FlowKeys, now: u64) -> bool {
         let (q, shaper, _) = &mut self.tins[tin as usize];
         let was_idle = !q.is_backlogged();
         if was_idle {
@@ -226,7 +123,110 @@ impl Bench for Heap {
             now,
             &mut drop_sink,
         );
-        if was_idle {
+        was_idle
+    }
+
+    /// Sends `tin`'s next packet, charging its shaper and deficit.
+    fn send(&mut self, tin: u32, now: u64) -> Option<SimPacket> {
+        let (q, shaper, deficit) = &mut self.tins[tin as usize];
+        let p = q.dequeue(tin, &mut self.table, &self.params, now, &mut drop_sink)?;
+        shaper.charge(p.adjusted_len(), now, 1_000_000);
+        *deficit -= p.adjusted_len() as i32;
+        Some(p)
+    }
+}
+
+/// CAKE's tin selection over the same per-tin queueing: in shaped mode a
+/// scan of all tins for the earliest `time_next_packet`; unshaped, DRR by
+/// stepping through the tins (`cake_dequeue`).
+struct Naive {
+    q: TinQueues,
+    cur: usize,
+    shaped: bool,
+}
+
+impl Naive {
+    fn new(n: u32, shaped: bool) -> Naive {
+        Naive {
+            q: TinQueues::new(n, shaped),
+            cur: 0,
+            shaped,
+        }
+    }
+}
+
+impl Bench for Naive {
+    fn enqueue(&mut self, tin: u32, pkt: SimPacket, keys: FlowKeys, now: u64) {
+        self.q.enqueue(tin, pkt, keys, now);
+    }
+
+    fn dequeue(&mut self, now: u64) -> Dequeued<SimPacket> {
+        let tins = &mut self.q.tins;
+        let n = tins.len();
+        let best = if self.shaped {
+            let mut best = None;
+            let mut best_time = u64::MAX;
+            for (i, (q, shaper, _)) in tins.iter().enumerate() {
+                if q.is_backlogged() && shaper.time_next() < best_time {
+                    best_time = shaper.time_next();
+                    best = Some(i);
+                }
+            }
+            match best {
+                None => return Dequeued::Empty,
+                Some(_) if best_time > now => return Dequeued::WaitUntil(best_time),
+                Some(b) => b,
+            }
+        } else {
+            let mut found = None;
+            for _ in 0..2 * n + 1 {
+                let (q, _, deficit) = &mut tins[self.cur];
+                if q.is_backlogged() && *deficit > 0 {
+                    found = Some(self.cur);
+                    break;
+                }
+                if *deficit <= 0 {
+                    *deficit += 1514;
+                }
+                self.cur = (self.cur + 1) % n;
+            }
+            match found {
+                None => return Dequeued::Empty,
+                Some(b) => b,
+            }
+        };
+        match self.q.send(best as u32, now) {
+            Some(p) => Dequeued::Packet(p),
+            None => Dequeued::Empty,
+        }
+    }
+}
+
+/// What sch_fq and HTB do, over the same per-tin queueing: the tins a
+/// shaper holds back wait in a binary heap keyed by their next send time
+/// (sch_fq's rb-tree of throttled flows, HTB's wait queue), the eligible
+/// ones take turns in a round-robin list with a deficit each (sch_fq's
+/// flow lists). O(log n) per throttled packet: the strongest common
+/// structure, not a strawman.
+struct Heap {
+    q: TinQueues,
+    throttled: BinaryHeap<Reverse<(u64, u32)>>,
+    eligible: VecDeque<u32>,
+}
+
+impl Heap {
+    fn new(n: u32, shaped: bool) -> Heap {
+        Heap {
+            q: TinQueues::new(n, shaped),
+            throttled: BinaryHeap::with_capacity(n as usize),
+            eligible: VecDeque::with_capacity(n as usize),
+        }
+    }
+}
+
+impl Bench for Heap {
+    fn enqueue(&mut self, tin: u32, pkt: SimPacket, keys: FlowKeys, now: u64) {
+        if self.q.enqueue(tin, pkt, keys, now) {
             self.eligible.push_back(tin);
         }
     }
@@ -246,17 +246,16 @@ impl Bench for Heap {
                     None => Dequeued::Empty,
                 };
             };
-            let (q, shaper, deficit) = &mut self.tins[tin as usize];
+            let deficit = &mut self.q.tins[tin as usize].2;
             if *deficit <= 0 {
                 *deficit += 1514;
                 self.eligible.push_back(tin);
                 continue;
             }
-            let Some(p) = q.dequeue(tin, &mut self.table, &self.params, now, &mut drop_sink) else {
+            let Some(p) = self.q.send(tin, now) else {
                 continue;
             };
-            shaper.charge(p.adjusted_len(), now, 1_000_000);
-            *deficit -= p.adjusted_len() as i32;
+            let (q, shaper, _) = &self.q.tins[tin as usize];
             if q.is_backlogged() {
                 if shaper.allows(now) {
                     self.eligible.push_front(tin);
