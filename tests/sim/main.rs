@@ -884,12 +884,9 @@ fn a_flood_over_many_slow_tins_cannot_take_a_fast_tins_memory() {
     );
 }
 
-#[test]
-fn a_burst_lasts_its_time_then_the_tin_is_back_at_its_rate() {
-    // 1 Mbit/s for every host, bursts at 4 Mbit/s for 2 s with the
-    // threshold at the rate (PCQ's `burst-rate`, `burst-threshold`,
-    // `burst-time`). Tin 1 follows the default rate and bursts; tin 2 has
-    // a rate of its own and does not.
+/// Three tins at 1 Mbit/s each, the qdisc's bursts at 4 Mbit/s for 2 s
+/// with the threshold at the rate.
+fn bursting_sim() -> Sim {
     let mut c = cfg(3, 0);
     c.default_tin_rate = mbit(1);
     c.burst = Some(BurstConfig {
@@ -897,7 +894,16 @@ fn a_burst_lasts_its_time_then_the_tin_is_back_at_its_rate() {
         threshold: mbit(1),
         time_ns: 2 * SEC,
     });
-    let mut sim = Sim::new(c);
+    Sim::new(c)
+}
+
+#[test]
+fn a_burst_lasts_its_time_then_the_tin_is_back_at_its_rate() {
+    // 1 Mbit/s for every host, bursts at 4 Mbit/s for 2 s with the
+    // threshold at the rate (PCQ's `burst-rate`, `burst-threshold`,
+    // `burst-time`). Tin 1 follows the default rate and bursts; tin 2 has
+    // a rate of its own and does not.
+    let mut sim = bursting_sim();
     sim.s.set_tin_rate(2, mbit(1), 0);
     for t in [1, 2] {
         sim.add(
@@ -940,14 +946,7 @@ fn a_tin_burst_of_its_own_overrides_the_qdisc_s() {
     // Tin 0 has a rate of its own (2 Mbit/s) and a burst of its own
     // (6 Mbit/s for 1 s); tin 1 follows the default rate but its bursts
     // are off; tin 2 keeps the qdisc's.
-    let mut c = cfg(3, 0);
-    c.default_tin_rate = mbit(1);
-    c.burst = Some(BurstConfig {
-        rate: mbit(4),
-        threshold: mbit(1),
-        time_ns: 2 * SEC,
-    });
-    let mut sim = Sim::new(c);
+    let mut sim = bursting_sim();
     sim.s.set_tin_rate(0, mbit(2), 0);
     let own = BurstConfig {
         rate: mbit(6),
