@@ -81,7 +81,7 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     };
     let accel = guest::accel(&kdir);
     let t0 = Instant::now();
-    let (ok, out) = guest::run_script_output(&g, how, &tc, "tests/bench/guest/bench.sh", &[mode])?;
+    let (ok, out) = guest::boot(&g, how, &tc, "tests/bench/guest/bench.sh", &[mode])?;
     let wall_s = t0.elapsed().as_secs_f64();
 
     std::fs::write(dir.join("guest.log"), &out)?;

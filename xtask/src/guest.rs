@@ -138,9 +138,11 @@ pub fn accel(kdir: &Path) -> &'static str {
     }
 }
 
-/// Runs `script` (relative to the repository) in the guest with the module
-/// and tc paths in its environment; returns its output and exit status.
-fn boot(
+/// Runs `script` (relative to the repository) in a guest booted as `how`
+/// says, with the module and tc paths in its environment; returns whether
+/// it exited 0 and everything it printed (the benchmark's figures are in
+/// it).
+pub fn boot(
     g: &Guest<'_>,
     how: Boot<'_>,
     tc: &Path,
@@ -202,18 +204,6 @@ pub fn run_script(g: &Guest<'_>, tc: &Path, script: &str, args: &[&str]) -> Resu
         return Err(format!("{script} failed in the guest").into());
     }
     Ok(())
-}
-
-/// Runs a script in a guest booted as `how` says; returns whether it
-/// exited 0 and everything it printed (the benchmark's figures are in it).
-pub fn run_script_output(
-    g: &Guest<'_>,
-    how: Boot<'_>,
-    tc: &Path,
-    script: &str,
-    args: &[&str],
-) -> Result<(bool, String)> {
-    boot(g, how, tc, script, args)
 }
 
 /// "12 passed, 0 failed" -> Tally.
