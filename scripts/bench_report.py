@@ -236,15 +236,9 @@ def plot(dirpath, summary):
         hi = [(x["cost_max"] - x["cost_median"]) / 1000 for x in xs]
         style = "-" if c.startswith("cakemt") else "--"
         ax.errorbar(ns, med, yerr=[lo, hi], fmt="o" + style, capsize=3, label=SHORT[c])
-    ax.set_xscale("log")
-    ax.set_xlabel("hosts (N)")
-    ax.set_ylabel("qdisc cost per packet, µs (median; bars: min–max over rounds)")
-    ax.set_title("Per-packet cost over noqueue, pktgen 64 B, TCG guest (ratios only)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(dirpath / "cost.png", dpi=110)
-    plt.close(fig)
+    finish(plt, fig, ax, dirpath / "cost.png",
+           "qdisc cost per packet, µs (median; bars: min–max over rounds)",
+           "Per-packet cost over noqueue, pktgen 64 B, TCG guest (ratios only)")
 
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for c in contenders:
@@ -255,15 +249,22 @@ def plot(dirpath, summary):
         per = [max(x["mem_per_host"], 1) for x in xs]
         style = "-" if c.startswith("cakemt") else "--"
         ax.plot(ns, per, "o" + style, label=SHORT[c])
-    ax.set_xscale("log")
     ax.set_yscale("log")
+    finish(plt, fig, ax, dirpath / "memory.png",
+           "kernel memory per host, bytes (Slab + VmallocUsed delta)",
+           "Memory per host: qdiscs, classes and filters")
+
+
+def finish(plt, fig, ax, path, ylabel, title):
+    """Hosts on a log x axis, the labels, grid and legend; saves and closes."""
+    ax.set_xscale("log")
     ax.set_xlabel("hosts (N)")
-    ax.set_ylabel("kernel memory per host, bytes (Slab + VmallocUsed delta)")
-    ax.set_title("Memory per host: qdiscs, classes and filters")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(dirpath / "memory.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
