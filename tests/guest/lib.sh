@@ -277,6 +277,27 @@ tcp_goodput() { awk -v r="$1" 'BEGIN { printf "%.3f\n", r * 1448 / 1514 }'; }
 # over 2^31 as 3e+09).
 kernel_memory() { awk '/^Slab:|^VmallocUsed:/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo; }
 
+# kernel_refuses DEV: sends each request of stdin's "REQUEST|message"
+# lines (nlsend.py's syntax: values tc never sends) as a change of the
+# cakemt qdisc on DEV, and checks that the kernel refused each with
+# EINVAL and a message that starts with its text.
+kernel_refuses() {
+	local dev=$1 here case want requests=() wants=() i=0 line
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	while IFS='|' read -r case want; do
+		requests+=("$case"); wants+=("$want")
+	done
+	while read -r line; do
+		info "kernel: ${requests[i]}: $line"
+		case "$line" in
+		"22	${wants[i]}"*) ;;
+		*) fail "${requests[i]}: the kernel said '$line', want EINVAL (22) and '${wants[i]}'"; return 1 ;;
+		esac
+		i=$((i + 1))
+	done < <(python3 "$here/nlsend.py" --dev "$dev" --header "$here/../../src/uapi/linux/pkt_sched_cakemt.h" "${requests[@]}")
+	[ "$i" = "${#requests[@]}" ] || { fail "nlsend.py answered $i of ${#requests[@]} requests"; return 1; }
+}
+
 # ---- reading tc ----
 
 # jq program: the value of key $k of an object, from its top level, its
