@@ -40,8 +40,8 @@ enum ClassBurst {
 
 /// What only the tin's state could refuse.
 pub(crate) enum ClassRefusal {
-    /// The burst is not above its threshold (bytes/s).
-    BurstNotAbove { rate: u64, threshold: u64 },
+    /// The burst is not above its threshold.
+    BurstNotAbove(BurstConfig),
     /// The table of tins' own bursts is full.
     BurstsFull,
 }
@@ -191,9 +191,6 @@ impl Classes for Cakemt {
                     None => self.sched.tin(tin).map_or(0, |t| t.rate()),
                 };
                 let threshold = if threshold == 0 { tin_rate } else { threshold };
-                if threshold == 0 || threshold >= rate {
-                    return Err(ClassRefusal::BurstNotAbove { rate, threshold });
-                }
                 Some(TinBurst::Own(BurstConfig {
                     rate,
                     threshold,
@@ -205,13 +202,12 @@ impl Classes for Cakemt {
             match self.sched.check_tin_burst(tin, b) {
                 Ok(()) | Err(BurstError::NoTin) => {}
                 Err(BurstError::Full) => return Err(ClassRefusal::BurstsFull),
-                // Refused above already (the time is at least 1 ms).
+                // Not above its threshold: the time is at least 1 ms, and
+                // only a burst of the tin's own can be invalid.
                 Err(BurstError::Invalid) => {
-                    let (rate, threshold) = match b {
-                        TinBurst::Own(c) => (c.rate, c.threshold),
-                        _ => (0, 0),
-                    };
-                    return Err(ClassRefusal::BurstNotAbove { rate, threshold });
+                    if let TinBurst::Own(c) = b {
+                        return Err(ClassRefusal::BurstNotAbove(*c));
+                    }
                 }
             }
         }
@@ -236,10 +232,11 @@ impl Classes for Cakemt {
 
     fn class_refused(refusal: ClassRefusal, ext: &mut ExtAck) -> Error {
         match refusal {
-            ClassRefusal::BurstNotAbove { rate, threshold } => ext.invalid(
+            ClassRefusal::BurstNotAbove(b) => ext.invalid(
                 None,
                 format_args!(
-                    "cakemt: burst rate {rate} B/s must be above its threshold {threshold} B/s (the tin's bandwidth if none is given)"
+                    "cakemt: burst rate {} B/s must be above its threshold {} B/s (the tin's bandwidth if none is given)",
+                    b.rate, b.threshold
                 ),
             ),
             ClassRefusal::BurstsFull => ext.fail(
