@@ -6,7 +6,9 @@
 //! second one keyed by (tin, host hash, direction). A tin holds slots only
 //! while it has packets (its emptied flows whose AQM state is still decaying
 //! are kept until then, as in CAKE), and gives them all back when its last
-//! packet leaves, so an idle tin costs nothing here.
+//! packet leaves, so an idle tin costs nothing here. A freed slot keeps
+//! its key and its host slots as hints: a subscriber whose queue empties
+//! after every packet takes the same slots back without a search.
 //!
 //! Lookup is CAKE's 8-way scheme: a slot already tagged with the key, else a
 //! free way, else a collision into a busy way **of the same tin** (the two
@@ -84,9 +86,11 @@ pub(crate) struct FlowSlot<Q> {
     pub(crate) next: u32,
     /// Previous slot on the same tin list, or [`NONE`].
     pub(crate) prev: u32,
-    /// Source host slot, or [`NONE`] when not isolating sources.
+    /// Source host slot, or [`NONE`] when not isolating sources. A free
+    /// slot keeps the last one as a hint (checked before use) for its
+    /// flow coming back.
     pub(crate) src_host: u32,
-    /// Destination host slot, or [`NONE`].
+    /// Destination host slot, or [`NONE`]; a hint while free, as above.
     pub(crate) dst_host: u32,
     /// Next slot in the same fat-index bucket, or [`NONE`].
     fat_next: u32,
@@ -623,6 +627,36 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         Some(hint)
     }
 
+    /// Takes back free pool slot `hint` for the flow (`tin`, `tag`) if it
+    /// is still tagged with it, keeping its AQM state: the stale-key
+    /// reclaim of [`lookup`](Self::lookup), from the slot alone. The
+    /// caller promises that `tin` holds no slot (so no busy slot has the
+    /// key, and `tin` is under its cap): a subscriber whose queue empties
+    /// after each packet then gets its slot back without a set search.
+    /// `None` (nothing changed) if the hint does not hold.
+    pub(crate) fn reclaim_hinted(
+        &mut self,
+        hint: u32,
+        tin: u32,
+        tag: u32,
+        src: Option<u32>,
+        dst: Option<u32>,
+        ways: &mut WayStats,
+    ) -> Option<u32> {
+        if hint >= self.flow_capacity() {
+            return None;
+        }
+        let key = flow_key(tin, tag);
+        let s = self.flows.get(hint as usize)?;
+        if s.key != key || s.set != FlowSet::None {
+            return None;
+        }
+        // Same key and slot as when it was claimed: `first_choice` holds.
+        self.claim(hint, key, src, dst, true, ways)?;
+        ways.hits = ways.hits.wrapping_add(1);
+        Some(hint)
+    }
+
     fn set_first_choice(&mut self, idx: u32, first: bool) {
         if let Some(s) = self.flows.get_mut(idx as usize) {
             s.first_choice = first;
@@ -684,12 +718,20 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
     ) -> Option<()> {
         let tin = (key >> 32) as u32;
         if idx < self.flow_capacity() {
-            *self.keys.get_mut(idx as usize)? = key;
+            let k = self.keys.get_mut(idx as usize)?;
+            if *k != key {
+                *k = key;
+            }
         } else {
             // Only `tin` itself may take its reserved slot.
             self.reserved_idx(tin).filter(|&r| r == idx)?;
         }
-        let (sh, dh) = self.acquire_hosts(tin, src, dst, ways);
+        // The flow's own slot comes back with its last host slots as hints.
+        let hints = match self.flows.get(idx as usize) {
+            Some(s) if same_flow => (s.src_host, s.dst_host),
+            _ => (NONE, NONE),
+        };
+        let (sh, dh) = self.acquire_hosts(tin, src, dst, hints, ways);
         let Some(s) = self.flows.get_mut(idx as usize) else {
             self.release_host(sh);
             self.release_host(dh);
@@ -723,7 +765,7 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         let tin = (key >> 32) as u32;
         let s = self.flows.get(idx as usize)?;
         let (bulk, old_sh, old_dh) = (s.set == FlowSet::Bulk, s.src_host, s.dst_host);
-        let (sh, dh) = self.acquire_hosts(tin, src, dst, ways);
+        let (sh, dh) = self.acquire_hosts(tin, src, dst, (NONE, NONE), ways);
         if bulk {
             self.host_bulk(old_sh, false);
             self.host_bulk(old_dh, false);
@@ -760,19 +802,19 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         let Some(s) = self.flows.get_mut(idx as usize) else {
             return;
         };
+        // The host slots stay in `src_host`/`dst_host` as hints.
         let (sh, dh) = (s.src_host, s.dst_host);
         s.set = FlowSet::None;
         s.next = NONE;
         s.prev = NONE;
-        s.src_host = NONE;
-        s.dst_host = NONE;
         self.set_busy(idx, false);
         self.release_host(sh);
         self.release_host(dh);
         self.flows_used = self.flows_used.saturating_sub(1);
     }
 
-    /// Host slots for a flow. A host that gets none ([`NONE`]) is not
+    /// Host slots for a flow, tried first at `hints` (source, destination;
+    /// [`NONE`] for none). A host that gets none ([`NONE`]) is not
     /// isolated (its flows count as load 1): losing host fairness for a
     /// while beats refusing the packet.
     fn acquire_hosts(
@@ -780,19 +822,35 @@ impl<Q: PacketQueue, A: SliceAlloc> FlowTable<Q, A> {
         tin: u32,
         src: Option<u32>,
         dst: Option<u32>,
+        hints: (u32, u32),
         ways: &mut WayStats,
     ) -> (u32, u32) {
-        let mut get = |t: &mut Self, h: Option<u32>, dir: u8| {
+        let mut get = |t: &mut Self, h: Option<u32>, dir: u8, hint: u32| {
             let h = h?;
-            let got = t.acquire_host(tin, h, dir);
+            let got = t.acquire_host_hinted(tin, h, dir, hint);
             if got.is_none() {
                 ways.host_overflows = ways.host_overflows.wrapping_add(1);
             }
             got
         };
-        let sh = get(self, src, 0).unwrap_or(NONE);
-        let dh = get(self, dst, 1).unwrap_or(NONE);
+        let sh = get(self, src, 0, hints.0).unwrap_or(NONE);
+        let dh = get(self, dst, 1, hints.1).unwrap_or(NONE);
         (sh, dh)
+    }
+
+    /// [`acquire_host`](Self::acquire_host), without the search if host
+    /// slot `hint` is tagged with (`tin`, `tag`, `dir`): a key has at most
+    /// one such slot (a search finds a tagged one before it takes a free
+    /// way), so that is the slot the search would return.
+    fn acquire_host_hinted(&mut self, tin: u32, tag: u32, dir: u8, hint: u32) -> Option<u32> {
+        if self
+            .hosts
+            .get(hint as usize)
+            .is_some_and(|h| h.tin == tin && h.tag == tag && h.dir == dir)
+        {
+            return self.ref_host(hint);
+        }
+        self.acquire_host(tin, tag, dir)
     }
 
     /// A reference to the host slot of (`tin`, `tag`, `dir`): its own, else
@@ -1307,6 +1365,58 @@ mod tests {
         assert_eq!(new, old);
         assert_eq!(full.find_hinted(old, 1, 0, &mut w), None);
         assert_eq!(full.find_hinted(new, 2, 9, &mut w), Some(new));
+    }
+
+    #[test]
+    fn hinted_reclaim_finds_what_the_search_finds() {
+        let mut t = table(64, 64);
+        let mut w = WayStats::default();
+        let a = t.lookup_any(3, 77, Some(5), Some(6), &mut w).unwrap();
+        activate(&mut t, a);
+        let (sh, dh) = (t.slot(a).unwrap().src_host, t.slot(a).unwrap().dst_host);
+        t.release(a);
+        assert_eq!((t.flows_in_use(), t.hosts_in_use()), (0, 0));
+        // Not the flow's slot, or the flow's slot with another flow's
+        // hosts: no shortcut, or the hosts' own slots.
+        assert_eq!(t.reclaim_hinted(a, 3, 78, Some(5), Some(6), &mut w), None);
+        assert_eq!(t.reclaim_hinted(a, 4, 77, Some(5), Some(6), &mut w), None);
+        assert_eq!(
+            t.reclaim_hinted(NONE, 3, 77, Some(5), Some(6), &mut w),
+            None
+        );
+        assert_eq!(t.flows_in_use(), 0);
+        let hits = w.hits;
+        assert_eq!(
+            t.reclaim_hinted(a, 3, 77, Some(5), Some(6), &mut w),
+            Some(a)
+        );
+        assert_eq!(w.hits, hits + 1);
+        activate(&mut t, a);
+        let s = t.slot(a).unwrap();
+        assert_eq!((s.src_host, s.dst_host), (sh, dh));
+        assert_eq!((t.flows_in_use(), t.hosts_in_use()), (1, 2));
+        t.assert_consistent();
+        // A busy slot is no free slot to take back.
+        assert_eq!(t.reclaim_hinted(a, 3, 77, Some(5), Some(6), &mut w), None);
+        // Released again, and its source host's slot taken and left by
+        // another tin's host: the hint fails, the search tags a slot anew.
+        t.release(a);
+        t.hosts[sh as usize] = HostSlot {
+            tin: 9,
+            tag: 5,
+            refs: 0,
+            dir: 0,
+        };
+        assert_eq!(
+            t.reclaim_hinted(a, 3, 77, Some(5), Some(6), &mut w),
+            Some(a)
+        );
+        activate(&mut t, a);
+        let s = t.slot(a).unwrap();
+        let h = t.hosts[s.src_host as usize];
+        assert_eq!((h.tin, h.tag, h.dir, h.refs), (3, 5, 0, 1));
+        assert_eq!(s.dst_host, dh);
+        t.assert_consistent();
     }
 
     #[test]

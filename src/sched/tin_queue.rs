@@ -452,9 +452,10 @@ impl TinQueue {
     }
 
     /// The flow slot for a packet with `keys`: the tin's last flow if it
-    /// matches, else a lookup in the shared pool, else the tin's reserved
-    /// slot (counted in [`TinStats::reserved_slot_uses`]). `None` only if
-    /// `tin` has no reserved slot in `table`.
+    /// matches (busy, or free again while the tin is idle), else a lookup
+    /// in the shared pool, else the tin's reserved slot (counted in
+    /// [`TinStats::reserved_slot_uses`]). `None` only if `tin` has no
+    /// reserved slot in `table`.
     #[inline(always)]
     fn slot_for<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
@@ -471,7 +472,16 @@ impl TinQueue {
         }
         let src = mode.isolates_src().then_some(keys.src_host_hash);
         let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
-        let may_claim = self.flows_held() < params.max_flows;
+        let held = self.flows_held();
+        let ways = &mut self.stats.ways;
+        // An idle tin's last flow coming back (a subscriber sending one
+        // packet at a time) takes its old slot again if still free.
+        if held == 0 {
+            if let Some(idx) = table.reclaim_hinted(self.last_flow, tin, tag, src, dst, ways) {
+                return Some(idx);
+            }
+        }
+        let may_claim = held < params.max_flows;
         let ways = &mut self.stats.ways;
         let (idx, reserved) = table.lookup(tin, tag, src, dst, may_claim, ways)?;
         if reserved {

@@ -16,6 +16,14 @@
 //! cost), so every packet parks its tin in the calendar and wakes another.
 //! Every figure is the median of `ROUNDS` samples, printed with the
 //! fastest and the slowest, all figures sampled in turn (see `ROUNDS`).
+//!
+//! A second table mirrors the guest's pktgen workload: each packet goes to
+//! a random tin (of 10, 1,000 and 10,000) and is dequeued at once, so every
+//! packet finds its tin empty and leaves it empty again. Shaped runs cap
+//! each tin at 1 Gbit/s and move the clock on by 1 us a packet, so no
+//! shaper ever holds a packet back: what is measured is the cost of a tin
+//! waking up and going idle again, through the real [`Scheduler`] with the
+//! default flow mode (triple-isolate).
 
 #[path = "../host/mod.rs"]
 mod host;
@@ -39,6 +47,15 @@ use cakemt_sched::sched::tin_queue::{FlowMode, TinParams, TinQueue};
 use host::{keys, Rng, SimPacket, SimQueue, VecAlloc};
 
 const TIN_COUNTS: [u32; 6] = [1, 10, 100, 1_000, 10_000, 65_535];
+/// Tin counts of the one-packet-at-a-time (pktgen) table.
+const SPARSE_COUNTS: [u32; 3] = [10, 1_000, 10_000];
+/// 1 Gbit/s per tin in shaped one-packet-at-a-time runs: far above what
+/// one packet a microsecond to a random tin needs.
+const SPARSE_TIN_RATE: u64 = 125_000_000;
+/// Packet length in one-packet-at-a-time runs (pktgen's 64 bytes).
+const SPARSE_LEN: u32 = 64;
+/// Simulated time between two packets in one-packet-at-a-time runs, ns.
+const SPARSE_GAP: u64 = 1_000;
 /// 1 Mbit/s per tin in shaped runs.
 const TIN_RATE: u64 = 125_000;
 /// Packets kept queued per tin.
@@ -294,6 +311,9 @@ struct Rig {
     tins: u32,
     now: u64,
     id: u64,
+    /// One packet at a time to a random tin (pktgen's workload) with this
+    /// generator, instead of every tin backlogged.
+    sparse: Option<Rng>,
 }
 
 impl Rig {
@@ -318,6 +338,7 @@ impl Rig {
             tins: n,
             now: 0,
             id: 0,
+            sparse: None,
         };
         // Tins become backlogged in random order, as subscribers do: the
         // order they are served in then has nothing to do with where
@@ -338,8 +359,45 @@ impl Rig {
         rig
     }
 
-    /// One packet out, and a new one into the tin it left.
+    /// The real scheduler with `n` idle tins, fed one packet at a time
+    /// (see [`pair`](Self::pair)); shaped tins at `SPARSE_TIN_RATE`.
+    fn sparse(n: u32, shaped: bool) -> Rig {
+        let mut s: Scheduler<SimQueue, VecAlloc> =
+            Scheduler::new(&mut VecAlloc::default(), &config(n)).unwrap();
+        if shaped {
+            for t in 0..n {
+                s.set_tin_rate(t, SPARSE_TIN_RATE, 0);
+            }
+        }
+        let mut rig = Rig {
+            b: Box::new(s),
+            tins: n,
+            now: 0,
+            id: 0,
+            sparse: Some(Rng(0xD57 ^ u64::from(n))),
+        };
+        rig.warm_up(WARMUP_MAX);
+        rig
+    }
+
+    /// One packet out, and a new one into the tin it left; or, in a
+    /// one-packet-at-a-time rig, one packet into a random idle tin and
+    /// out again.
     fn pair(&mut self) {
+        if let Some(rng) = &mut self.sparse {
+            let t = rng.below(u64::from(self.tins)) as u32;
+            self.id += 1;
+            self.now += SPARSE_GAP;
+            let p = SimPacket::new(self.id, t, 0, SPARSE_LEN);
+            self.b.enqueue(t, p, keys(t, 0), self.now);
+            match self.b.dequeue(self.now) {
+                Dequeued::Packet(p) => {
+                    black_box(p);
+                }
+                _ => panic!("a packet to an open tin was held back"),
+            }
+            return;
+        }
         for _ in 0..4 {
             match self.b.dequeue(self.now) {
                 Dequeued::Packet(p) => {
@@ -491,10 +549,34 @@ fn selection_only(n: u32) -> Figure {
     Figure::of(samples)
 }
 
+/// The one-packet-at-a-time table (pktgen's workload in the guest).
+fn sparse_table(counts: &[u32]) {
+    println!(
+        "cakemt scheduler: ns per enqueue+dequeue pair, one {SPARSE_LEN}-byte packet at a time to a random tin"
+    );
+    println!(
+        "(queues empty between packets, as under pktgen; shaped: {} Mbit/s a tin, never limiting)",
+        SPARSE_TIN_RATE * 8 / 1_000_000
+    );
+    const W: usize = 22;
+    println!("{:>7} | {:>W$} {:>W$}", "tins", "unshaped", "shaped");
+    println!("{:-<7}-+-{:-<w2$}", "", "", w2 = 2 * W + 1);
+    let mut rigs = Vec::new();
+    for &n in counts {
+        rigs.push(Rig::sparse(n, false));
+        rigs.push(Rig::sparse(n, true));
+    }
+    let figs = sample_interleaved(&mut rigs);
+    for (&n, f) in counts.iter().zip(figs.chunks(2)) {
+        println!("{n:>7} | {} {}", f[0].cell(W), f[1].cell(W));
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; accept and ignore harness flags.
-    // `--quick`: up to 100 tins; `--tins N[,M..]`: only those (for
-    // profiling); `--no-naive`: skip the baseline.
+    // `--quick`: up to 100 tins (10 one packet at a time); `--tins
+    // N[,M..]`: only those (for profiling); `--no-naive`: skip the
+    // baseline; `--sparse`: only the one-packet-at-a-time table.
     let args: Vec<String> = std::env::args().collect();
     let only: Vec<u32> = args
         .iter()
@@ -509,6 +591,17 @@ fn main() {
     } else {
         &TIN_COUNTS
     };
+    let sparse_counts: Vec<u32> = if !only.is_empty() {
+        only.clone()
+    } else if args.iter().any(|a| a == "--quick") {
+        SPARSE_COUNTS[..1].to_vec()
+    } else {
+        SPARSE_COUNTS.to_vec()
+    };
+    if args.iter().any(|a| a == "--sparse") {
+        sparse_table(&sparse_counts);
+        return;
+    }
     println!("cakemt scheduler: ns per enqueue+dequeue pair, every tin backlogged");
     println!("(heap = the same tin queueing, throttled tins in a binary heap by send time and");
     println!(" eligible ones in a round-robin list, as sch_fq and HTB do; naive = the next tin");
@@ -584,6 +677,9 @@ fn main() {
             );
         }
     }
+
+    println!();
+    sparse_table(&sparse_counts);
 
     println!();
     println!("tin selection core alone (calendar wake + DRR pick + charge + calendar park), ns per packet:");
