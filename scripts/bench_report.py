@@ -19,8 +19,8 @@ flent, fixed the same way: host 1's goodput is the mean of flent's "TCP
 upload sum" from the load's second 2 to its end; its latency under load
 the ICMP pings in the same window (median, 90th and 99th percentile),
 induced latency those minus the idle median; the other hosts' goodput is
-iperf3's over their whole run (which spans host 1's); Jain's index is
-over all hosts' goodput (every host has the same rate).
+their iperf3 servers' one-second receive counts in the same window; Jain's
+index is over all hosts' goodput (every host has the same rate).
 
     bench_report.py DIR
 """
@@ -30,6 +30,7 @@ import gzip
 import json
 import statistics
 import sys
+from datetime import datetime
 from pathlib import Path
 
 # The contenders in the order of the tables, with what each is.
@@ -276,6 +277,31 @@ def flent_upload_sum(data):
     return out
 
 
+def flent_t0(data):
+    """When flent's x = 0 is, seconds since the epoch (its metadata's T0)."""
+    t0 = data.get("metadata", {}).get("T0", "")
+    return datetime.fromisoformat(t0.replace("Z", "+00:00")).timestamp()
+
+
+def iperf3_window_mbit(path, lo, hi):
+    """Goodput of an iperf3 server's log (-J) over the seconds since the
+    epoch [lo, hi]: its one-second receive intervals whose middle lies in
+    them. None unless they cover most of the span."""
+    with open(path) as f:
+        run = json.load(f)
+    start = run["start"]["timestamp"]["timesecs"]
+    got, secs = 0, 0.0
+    for iv in run.get("intervals", []):
+        x = iv["sum"]
+        mid = start + (x["start"] + x["end"]) / 2
+        if lo <= mid <= hi:
+            got += x["bytes"]
+            secs += x["seconds"]
+    if secs < 0.8 * (hi - lo):
+        return None
+    return got * 8 / secs / 1e6
+
+
 def flent_rows(dirpath, records):
     """One entry per flent run: goodputs, Jain's index, ping percentiles."""
     out = []
@@ -293,9 +319,18 @@ def flent_rows(dirpath, records):
             continue
         up = flent_upload_sum(data)
         pings = sorted(flent_window(data, "Ping (ms) ICMP"))
-        others = r["others_mbit"]
-        if not up or not pings or any(o is None for o in others):
-            x["errors"].append("no upload goodput, no pings, or a host without a figure")
+        lo, hi = flent_span(data)
+        try:
+            t0 = flent_t0(data)
+            others = [iperf3_window_mbit(dirpath / o, t0 + lo, t0 + hi) for o in r["others"]]
+        except (OSError, ValueError, KeyError) as e:
+            others = [None]
+            x["errors"].append(f"cannot read the other hosts' iperf3 logs: {e}")
+        if not up or not pings or None in others or len(others) != r["hosts"] - 1:
+            x["errors"].append(
+                "no upload goodput from host 1, no pings, or another host's load "
+                "did not cover host 1's test"
+            )
             out.append(x)
             continue
         x["h1_mbit"] = statistics.fmean(up)
@@ -542,12 +577,12 @@ def flent_markdown(add, records, flent):
         f"{r0.get('hosts', '?')} hosts, each with an upload rate of {r0.get('rate', '?')} "
         f"under a {r0.get('link', '?')} uplink (their sum: every host should get its "
         f"rate), scaled down to what a TCG guest carries. Host 1 runs the flent test "
-        f"against the server for {r0.get('secs', '?')} s while every other host sends "
-        "two TCP uploads (iperf3). The contender shapes the router's uplink (CAKE per "
+        f"against the server for {r0.get('secs', '?')} s; when its load starts, every "
+        "other host starts two TCP uploads (iperf3) until 3 s after it ends. The contender shapes the router's uplink (CAKE per "
         "host: each host's own veth); the server's downloads, which rrul also makes, "
         "pass one CAKE at the link rate alike for every contender. Goodput: host 1's "
-        "mean of flent's TCP upload sum from the load's second 2 to its end, the others' iperf3 "
-        "goodput; Jain over all hosts. Ping: host 1's ICMP ping under load in the "
+        "mean of flent's TCP upload sum from the load's second 2 to its end, the others' "
+        "from their iperf3 servers' per-second counts in the same seconds; Jain over all hosts. Ping: host 1's ICMP ping under load in the "
         "same window; induced = under load minus the idle median. rrul's flows carry "
         "DSCP marks (EF, CS1, CS5): diffserv4 leaves act on them, cakemt does not yet. "
         "Data files: the `.flent.gz` next to this report (`flent -i FILE -p ping_cdf` "

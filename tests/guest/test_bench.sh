@@ -22,8 +22,8 @@ bench_smoke_problems() {
 	jq -rs '(.[] | select(.kind == "config")) as $cfg
 		| ($cfg.contenders | split(" ")) as $all
 		| (.[] | select(.kind == "error" or .kind == "skip" or .kind == "flent_error") | "\(.contender): \(.what // .reason)"),
-		  (if any(.[]; .kind == "flent" and .contender == "cakemt" and (.others_mbit | all(. != null)))
-		   then empty else "no flent figures through cakemt" end),
+		  (if any(.[]; .kind == "flent" and .contender == "cakemt" and (.others | length) == .hosts - 1)
+		   then empty else "no flent run through cakemt with every other host'"'"'s log" end),
 		  (.[] | select(.kind == "check" and .ok != true) | "\(.contender): \(.why)"),
 		  ($all[] as $c | [.[] | select(.kind == "sample" and .round > 0 and .contender == $c and .pps > 0)] | length
 		   | select(. < $cfg.rounds) | "\($c): \(.) of \($cfg.rounds) samples"),
@@ -52,11 +52,16 @@ test_rate_bench_smoke() {
 		return 1
 	fi
 	[ $rc = 0 ] || { fail "bench.sh smoke exited non-zero"; return 1; }
-	# flent's data file: host 1's uploads and its pings under load.
+	# flent's data file: host 1's uploads and its pings under load; the
+	# other hosts' servers: what they received, second by second.
 	f=$dir/$(jq -rs 'map(select(.kind == "flent"))[0].file' "$json")
 	zcat "$f" | jq -e '.results | (to_entries | map(select(.key | startswith("Ping (ms)")) | .value | map(select(. != null)) | length) | add > 0)
 		and (."TCP upload sum" | map(select(. != null)) | add > 0)' >/dev/null ||
 		{ fail "flent's data file $f has no pings or no upload goodput"; return 1; }
+	for f in $(jq -rs 'map(select(.kind == "flent"))[0].others[]' "$json"); do
+		jq -e '[.intervals[].sum.bytes] | add > 0' "$dir/$f" >/dev/null ||
+			{ fail "the other host's iperf3 log $f has no receive counts"; return 1; }
+	done
 	# Noqueue is the floor: a contender faster than it by more than 10%
 	# (this guest's speed drifts by that much between seconds) measured
 	# something other than its qdisc.

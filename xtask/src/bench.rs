@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick|--smoke] [--memory SIZE]`: the benchmark of
+//! `cargo xtask bench [--quick|--smoke|--flent] [--memory SIZE]`: the benchmark of
 //! issue #15. Builds the lean kernel, the module and tc (cached), boots
 //! one guest that runs tests/bench/guest/bench.sh (pktgen cost per packet,
 //! kernel memory and reconfiguration time of every contender, then flent's
@@ -32,9 +32,10 @@ const DEFAULT_MEMORY: &str = "6G";
 /// A full run is about half an hour under TCG; past this it is hung.
 const BENCH_TIMEOUT_S: u32 = 5400;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick|--smoke] [--memory SIZE]
+const USAGE: &str = "usage: cargo xtask bench [--quick|--smoke|--flent] [--memory SIZE]
   (default: the full run; --quick: 10, 1,000 and 10,000 hosts in under 15 minutes;
-   --smoke: 10 hosts, seconds; --memory: guest memory, default 6G)";
+   --smoke: 10 hosts, seconds; --flent: quick's flent tests alone;
+   --memory: guest memory, default 6G)";
 
 /// Parses the arguments, runs the benchmark, writes the results.
 pub fn run_bench(args: &[String]) -> Result<()> {
@@ -45,6 +46,7 @@ pub fn run_bench(args: &[String]) -> Result<()> {
         match a.as_str() {
             "--quick" => mode = "quick",
             "--smoke" => mode = "smoke",
+            "--flent" => mode = "flent",
             "--full" => mode = "full",
             "--memory" => memory = it.next().ok_or(USAGE)?.clone(),
             _ => return Err(USAGE.into()),

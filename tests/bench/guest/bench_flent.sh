@@ -10,11 +10,12 @@
 # server's downloads, which rrul also makes, pass one CAKE at the link
 # rate on the server's side, alike for every contender, so that no
 # unshaped TCP flow eats the TCG guest. Per contender and test: host 1's
-# idle ping to the server (20 pings), then the other hosts start two TCP
-# uploads each (iperf3), and host 1 runs the flent test against the
-# server for FLENT_SECS. flent's data file (.flent.gz) goes to the results
-# directory; the report reads host 1's goodput and its ping under load from
-# it, and takes the other hosts' goodput from the BENCH line.
+# idle ping to the server (20 pings), then host 1 runs the flent test
+# against the server for FLENT_SECS while the other hosts send two TCP
+# uploads each (iperf3). flent's data file (.flent.gz) goes to the results
+# directory with the other hosts' iperf3 server logs; the report reads
+# host 1's goodput and its ping under load from the first, and the other
+# hosts' goodput in the same seconds from the others.
 
 # Rates scaled to what a TCG guest carries (../shared/TOOLCHAIN.md), in the
 # issue's proportions: every host the same rate, the link their sum.
@@ -87,43 +88,63 @@ flent_idle_ms() {
 		sort -g | awk '{ v[++n] = $1 } END { if (!n) exit 1; printf "%.3f\n", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }'
 }
 
+# flent_load_started: waits (up to 60 s) for host 1's first netperf, which
+# flent starts when its load begins, after its own start (seconds of
+# Python imports under TCG) and its idle delay.
+flent_load_started() {
+	local i p
+	for ((i = 0; i < 300; i++)); do
+		for p in $(ip netns pids h1); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = netperf ] && return 0
+		done
+		sleep 0.2
+	done
+	return 1
+}
+
 # flent_run C TEST SECS OUT: one flent TEST through contender C (built).
+# The other hosts start their uploads when host 1's load starts and send
+# for 3 s longer; their servers' per-second receive counts
+# (flent-C-TEST-hN.json) let the report take their goodput in the same
+# window as host 1's.
 flent_run() {
-	local c=$1 test=$2 secs=$3 out=$4 idle dir f h pids=() others=() file args=()
+	local c=$1 test=$2 secs=$3 out=$4 idle dir f h fpid pids=() others=() file args=()
 	idle=$(flent_idle_ms) || { flent_error "$c" "no idle ping through $c"; return 1; }
 	dir=$(mktemp -d)
-	# The other hosts' load, started before and ending after host 1's test
-	# (flent pings alone for 5 s before its streams start and after they end).
 	for ((h = 2; h <= FLENT_HOSTS; h++)); do
-		ns srv timeout $((secs + 70)) iperf3 -s -1 -p $((5200 + h)) >/dev/null 2>&1 &
+		ns srv timeout $((secs + 150)) iperf3 -s -1 -J -p $((5200 + h)) >"$dir/h$h.json" 2>/dev/null &
 		pids+=($!)
 	done
-	sleep 0.5
-	for ((h = 2; h <= FLENT_HOSTS; h++)); do
-		ns h$h timeout $((secs + 60)) iperf3 -c 10.0.0.2 -p $((5200 + h)) -P 2 -t $((secs + 20)) -J \
-			>"$dir/h$h.json" 2>/dev/null &
-		pids+=($!)
-	done
-	sleep 3
 	[ "$test" = tcp_nup ] && args=(--test-parameter upload_streams=4)
 	# flent starts its tools and stops them itself; bounded all the same.
 	ns h1 timeout $((secs + 120)) "$FLENT" "$test" -H 10.0.0.2 -l "$secs" "${args[@]}" \
-		-D "$dir" -t "$c" >"$dir/flent.log" 2>&1 ||
-		{ flent_error "$c" "flent $test failed: $(tail -3 "$dir/flent.log" | tr '\n"' "  ")"; }
+		-D "$dir" -t "$c" >"$dir/flent.log" 2>&1 &
+	fpid=$!
+	if flent_load_started; then
+		for ((h = 2; h <= FLENT_HOSTS; h++)); do
+			ns h$h timeout $((secs + 30)) iperf3 -c 10.0.0.2 -p $((5200 + h)) -P 2 -t $((secs + 3)) \
+				>/dev/null 2>&1 &
+			pids+=($!)
+		done
+	else
+		flent_error "$c" "flent $test started no netperf within 60 s"
+	fi
+	wait $fpid || flent_error "$c" "flent $test failed: $(tail -3 "$dir/flent.log" | tr '\n"' "  ")"
+	# A server whose client never came is stopped by its bound.
 	wait "${pids[@]}"
-	for ((h = 2; h <= FLENT_HOSTS; h++)); do
-		others+=("$(goodput "$dir/h$h.json" 2>/dev/null || echo null)")
-	done
 	f=$(ls "$dir"/*.flent.gz 2>/dev/null | head -1)
 	if [ -z "$f" ]; then
 		rm -rf "$dir"
 		flent_error "$c" "flent $test wrote no data file"
 		return 1
 	fi
-	file="flent-$c-$test.flent.gz"
-	cp "$f" "$out/$file" || { rm -rf "$dir"; flent_error "$c" "cannot write $out/$file"; return 1; }
+	file="flent-$c-$test"
+	cp "$f" "$out/$file.flent.gz" || { rm -rf "$dir"; flent_error "$c" "cannot write $out/$file.flent.gz"; return 1; }
+	for ((h = 2; h <= FLENT_HOSTS; h++)); do
+		cp "$dir/h$h.json" "$out/$file-h$h.json" && others+=("\"$file-h$h.json\"")
+	done
 	rm -rf "$dir"
-	bench_emit "{\"kind\":\"flent\",\"contender\":\"$c\",\"test\":\"$test\",\"file\":\"$file\",\"secs\":$secs,\"hosts\":$FLENT_HOSTS,\"rate\":\"$FLENT_RATE\",\"link\":\"$FLENT_LINK\",\"idle_ms\":$idle,\"others_mbit\":[$(IFS=,; echo "${others[*]}")]}"
+	bench_emit "{\"kind\":\"flent\",\"contender\":\"$c\",\"test\":\"$test\",\"file\":\"$file.flent.gz\",\"secs\":$secs,\"hosts\":$FLENT_HOSTS,\"rate\":\"$FLENT_RATE\",\"link\":\"$FLENT_LINK\",\"idle_ms\":$idle,\"others\":[$(IFS=,; echo "${others[*]}")]}"
 }
 
 # flent_all SECS OUT: every test through every contender; non-zero if any

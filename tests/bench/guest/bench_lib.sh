@@ -503,14 +503,15 @@ bench_at() {
 # flent_secs (bench_flent.sh's length of a test). smoke: make check's
 # (seconds; flent's tcp_nup through cakemt alone); quick: the host
 # counts, under 15 minutes; full: more hosts, rounds and packets per
-# sample, longer flent tests.
+# sample, longer flent tests; flent: quick's flent tests alone.
 bench_mode() {
 	case $1 in
 	smoke) bench_hosts_list="10"; bench_count=20000; bench_rounds=3
 		flent_secs=5; FLENT_CONTENDERS=cakemt; FLENT_TESTS=tcp_nup ;;
 	quick) bench_hosts_list="10 1000 10000"; bench_count=100000; bench_rounds=5; flent_secs=15 ;;
 	full) bench_hosts_list="10 100 1000 10000 65535"; bench_count=200000; bench_rounds=11; flent_secs=30 ;;
-	*) echo "bench: unknown mode '$1' (smoke, quick, full)" >&2; return 1 ;;
+	flent) bench_hosts_list=""; bench_count=0; bench_rounds=0; flent_secs=15 ;;
+	*) echo "bench: unknown mode '$1' (smoke, quick, full, flent)" >&2; return 1 ;;
 	esac
 }
 
