@@ -4,7 +4,9 @@
 the guest printed (bench.jsonl) and the run's facts (meta.json) in a results
 directory, and writes there results.md (the tables, the ratios against the
 issue's targets), samples.csv and summary.csv (raw and summarised figures),
-results.json (both, with the run's facts), cost.png and memory.png.
+results.json (both, with the run's facts), cost.png and memory.png; and
+from flent's data files there (flent-C-TEST.flent.gz), the latency and
+fairness table and latency_TEST.png, the CDFs of host 1's ping under load.
 
 The statistic is fixed here, before any run was looked at: a contender's
 cost in a round is its time per packet (1e9 / pps) minus noqueue's in the
@@ -13,13 +15,22 @@ same round; the table gives the median of those over the counted rounds
 spread), and the best: the contender's fastest sample minus noqueue's
 fastest. A target is met when the ratio of the medians meets it.
 
+flent, fixed the same way: host 1's goodput is the mean of flent's "TCP
+upload sum" from the load's second 2 to its end; its latency under load
+the ICMP pings in the same window (median, 90th and 99th percentile),
+induced latency those minus the idle median; the other hosts' goodput is
+their iperf3 servers' one-second receive counts in the same window; Jain's
+index is over all hosts' goodput (every host has the same rate).
+
     bench_report.py DIR
 """
 
 import csv
+import gzip
 import json
 import statistics
 import sys
+from datetime import datetime
 from pathlib import Path
 
 # The contenders in the order of the tables, with what each is.
@@ -32,9 +43,18 @@ LABELS = {
     "target: scheduling without per-host shaping, as one CAKE has none)",
     "cakemt_bpf": "cakemt, one cls_bpf writing the class id",
     "cakemt_flower": "cakemt, a flower filter per host",
+    "cakemt_fwmark": "cakemt, tin from the fwmark an nftables map (netdev egress hook) "
+    "sets from the destination address",
     "cakemt_auto": "cakemt, auto dsthost (no filter)",
     "htb_fq_codel": "HTB + fq_codel per host, a flower filter per host",
     "htb_cake": "HTB + CAKE diffserv4 per host, a flower filter per host (LibreQoS's layout)",
+    "htb_mq_cake": "LibreQoS's multi-queue layout: mq over 2 TX queues, an HTB per queue, "
+    "a CAKE diffserv4 leaf per host, hosts spread across the queues, a cls_bpf per queue "
+    "writing skb->priority with an skbedit queue_mapping action (pktgen sends from one "
+    "thread, as for every row)",
+    "cake_per_host": "one CAKE diffserv4 at the host's rate on a device per host, a flower "
+    "filter per host redirecting (mirred) to it (the CAKE list's veth-per-subscriber "
+    "layout; dummy devices, so without a veth's receive path: a lower bound)",
 }
 SHORT = {
     "noqueue": "noqueue",
@@ -44,11 +64,23 @@ SHORT = {
     "cakemt_unshaped": "cakemt prio, tins unshaped",
     "cakemt_bpf": "cakemt cls_bpf",
     "cakemt_flower": "cakemt flower",
+    "cakemt_fwmark": "cakemt fwmark",
     "cakemt_auto": "cakemt auto",
     "htb_fq_codel": "HTB+fq_codel",
     "htb_cake": "HTB+CAKE",
+    "htb_mq_cake": "mq+HTB+CAKE",
+    "cake_per_host": "CAKE per host",
 }
-CAKEMT = ["cakemt_prio", "cakemt_bpf", "cakemt_flower", "cakemt_auto"]
+# The flent contenders (bench_flent.sh): each shapes host uploads on the
+# router's uplink, a flower filter per host picking its class or tin.
+FLENT_SHORT = {
+    "cakemt": "cakemt flower",
+    "htb_fq_codel": "HTB+fq_codel",
+    "htb_cake": "HTB+CAKE",
+    "cake_per_host": "CAKE per host",
+    "cake": "one CAKE (no per-host rates)",
+}
+CAKEMT = ["cakemt_prio", "cakemt_bpf", "cakemt_flower", "cakemt_fwmark", "cakemt_auto"]
 MIB = 1 << 20
 
 
@@ -197,6 +229,125 @@ def memory_rows(summary):
     return out
 
 
+def percentile(sorted_values, p):
+    """Nearest-rank percentile of a sorted, non-empty list."""
+    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+def mbit(rate):
+    """tc's "5mbit" -> 5.0."""
+    units = {"kbit": 1e-3, "mbit": 1.0, "gbit": 1e3}
+    for u, f in units.items():
+        if rate.endswith(u):
+            return float(rate[: -len(u)]) * f
+    return float(rate) / 1e6
+
+
+def flent_span(data):
+    """Seconds 2 to the end of the test's load (flent pings alone for a
+    delay before and after it: TOTAL_LENGTH = LENGTH + 2 delays)."""
+    m = data.get("metadata", {})
+    length, total = m.get("LENGTH", 0), m.get("TOTAL_LENGTH", 0)
+    delay = max(0, (total - length) / 2)
+    return delay + 2, delay + length
+
+
+def flent_window(data, series):
+    """The non-null values of a flent series in the load's span."""
+    lo, hi = flent_span(data)
+    xs = data.get("x_values", [])
+    ys = data.get("results", {}).get(series) or []
+    return [y for x, y in zip(xs, ys) if y is not None and lo <= x <= hi]
+
+
+def flent_upload_sum(data):
+    res = data.get("results", {})
+    if "TCP upload sum" in res:
+        return flent_window(data, "TCP upload sum")
+    # Tests without the sum store only the streams: add them up per step.
+    lo, hi = flent_span(data)
+    streams = [k for k in res if k.startswith("TCP upload") and "::" in k]
+    xs = data.get("x_values", [])
+    out = []
+    for i, x in enumerate(xs):
+        vals = [res[k][i] for k in streams if i < len(res[k])]
+        if lo <= x <= hi and vals and all(v is not None for v in vals):
+            out.append(sum(vals))
+    return out
+
+
+def flent_t0(data):
+    """When flent's x = 0 is, seconds since the epoch (its metadata's T0)."""
+    t0 = data.get("metadata", {}).get("T0", "")
+    return datetime.fromisoformat(t0.replace("Z", "+00:00")).timestamp()
+
+
+def iperf3_window_mbit(path, lo, hi):
+    """Goodput of an iperf3 server's log (-J) over the seconds since the
+    epoch [lo, hi]: its one-second receive intervals whose middle lies in
+    them. None unless they cover most of the span."""
+    with open(path) as f:
+        run = json.load(f)
+    start = run["start"]["timestamp"]["timesecs"]
+    got, secs = 0, 0.0
+    for iv in run.get("intervals", []):
+        x = iv["sum"]
+        mid = start + (x["start"] + x["end"]) / 2
+        if lo <= mid <= hi:
+            got += x["bytes"]
+            secs += x["seconds"]
+    if secs < 0.8 * (hi - lo):
+        return None
+    return got * 8 / secs / 1e6
+
+
+def flent_rows(dirpath, records):
+    """One entry per flent run: goodputs, Jain's index, ping percentiles."""
+    out = []
+    for r in records:
+        if r["kind"] != "flent":
+            continue
+        x = {"contender": r["contender"], "test": r["test"], "file": r["file"],
+             "rate_mbit": mbit(r["rate"]), "idle_ms": r["idle_ms"], "errors": []}
+        try:
+            with gzip.open(dirpath / r["file"], "rt") as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            x["errors"].append(f"cannot read {r['file']}: {e}")
+            out.append(x)
+            continue
+        up = flent_upload_sum(data)
+        pings = sorted(flent_window(data, "Ping (ms) ICMP"))
+        lo, hi = flent_span(data)
+        try:
+            t0 = flent_t0(data)
+            others = [iperf3_window_mbit(dirpath / o, t0 + lo, t0 + hi) for o in r["others"]]
+        except (OSError, ValueError, KeyError) as e:
+            others = [None]
+            x["errors"].append(f"cannot read the other hosts' iperf3 logs: {e}")
+        if not up or not pings or None in others or len(others) != r["hosts"] - 1:
+            x["errors"].append(
+                "no upload goodput from host 1, no pings, or another host's load "
+                "did not cover host 1's test"
+            )
+            out.append(x)
+            continue
+        x["h1_mbit"] = statistics.fmean(up)
+        x["others_mbit"] = others
+        x["jain"] = jain([x["h1_mbit"]] + others)
+        x["pings"] = pings
+        for p in (50, 90, 99):
+            x[f"p{p}"] = percentile(pings, p)
+        out.append(x)
+    return out
+
+
+def jain(xs):
+    s, q = sum(xs), sum(v * v for v in xs)
+    return s * s / (len(xs) * q) if q else 0.0
+
+
 def write_csv(dirpath, records, summary):
     with open(dirpath / "samples.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -255,6 +406,33 @@ def plot(dirpath, summary):
            "Memory per host: qdiscs, classes and filters")
 
 
+def plot_flent(dirpath, flent):
+    """latency_TEST.png: the CDF of host 1's ICMP ping under load per contender."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for test in sorted({x["test"] for x in flent}):
+        fig, ax = plt.subplots(figsize=(9, 5.5))
+        for x in flent:
+            if x["test"] != test or "pings" not in x:
+                continue
+            v = x["pings"]
+            ys = [(i + 1) / len(v) for i in range(len(v))]
+            style = "-" if x["contender"].startswith("cakemt") else "--"
+            ax.step(v, ys, style, where="post", label=FLENT_SHORT.get(x["contender"], x["contender"]))
+        ax.set_xscale("log")
+        ax.set_xlabel("host 1's ICMP ping under load, ms (log)")
+        ax.set_ylabel("fraction of pings")
+        ax.set_title(f"flent {test}: latency under load, TCG guest")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(dirpath / f"latency_{test}.png", dpi=110)
+        plt.close(fig)
+
+
 def finish(plt, fig, ax, path, ylabel, title):
     """Hosts on a log x axis, the labels, grid and legend; saves and closes."""
     ax.set_xscale("log")
@@ -268,7 +446,7 @@ def finish(plt, fig, ax, path, ylabel, title):
     plt.close(fig)
 
 
-def markdown(config, meta, summary, records):
+def markdown(config, meta, summary, records, flent):
     lines = []
     add = lines.append
     add(f"# Benchmark {meta.get('started', '')}")
@@ -383,7 +561,63 @@ def markdown(config, meta, summary, records):
     add("")
     add("![memory per host](memory.png)")
     add("")
+    flent_markdown(add, records, flent)
     return "\n".join(lines)
+
+
+def flent_markdown(add, records, flent):
+    runs = [r for r in records if r["kind"] == "flent"]
+    errors = [r for r in records if r["kind"] == "flent_error"]
+    if not runs and not errors:
+        return
+    r0 = runs[0] if runs else {}
+    add("## Latency and fairness under load (flent)")
+    add("")
+    add(
+        f"{r0.get('hosts', '?')} hosts, each with an upload rate of {r0.get('rate', '?')} "
+        f"under a {r0.get('link', '?')} uplink (their sum: every host should get its "
+        f"rate), scaled down to what a TCG guest carries. Host 1 runs the flent test "
+        f"against the server for {r0.get('secs', '?')} s; when its load starts, every "
+        "other host starts two TCP uploads (iperf3) until 3 s after it ends. The contender shapes the router's uplink (CAKE per "
+        "host: each host's own veth); the server's downloads, which rrul also makes, "
+        "pass one CAKE at the link rate alike for every contender. Goodput: host 1's "
+        "mean of flent's TCP upload sum from the load's second 2 to its end, the others' "
+        "from their iperf3 servers' per-second counts in the same seconds; Jain over all hosts. Ping: host 1's ICMP ping under load in the "
+        "same window; induced = under load minus the idle median. rrul's flows carry "
+        "DSCP marks (EF, CS1, CS5): diffserv4 leaves act on them, cakemt does not yet. "
+        "Data files: the `.flent.gz` next to this report (`flent -i FILE -p ping_cdf` "
+        "plots any of them)."
+    )
+    add("")
+    for test in sorted({x["test"] for x in flent}):
+        add(f"### {test}")
+        add("")
+        add(
+            "| contender | host 1 Mbit/s | other hosts Mbit/s | Jain | idle ping ms | "
+            "ping p50 / p90 / p99 ms | induced p50 / p99 ms | data |"
+        )
+        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for x in flent:
+            if x["test"] != test:
+                continue
+            name = FLENT_SHORT.get(x["contender"], x["contender"])
+            if x["errors"]:
+                add(f"| {name} | {'; '.join(x['errors'])} | | | | | | |")
+                continue
+            add(
+                f"| {name} | {x['h1_mbit']:.2f} (rate {x['rate_mbit']:g}) | "
+                f"{' / '.join(f'{o:.2f}' for o in x['others_mbit'])} | {x['jain']:.4f} | "
+                f"{x['idle_ms']:.2f} | {x['p50']:.1f} / {x['p90']:.1f} / {x['p99']:.1f} | "
+                f"{x['p50'] - x['idle_ms']:.1f} / {x['p99'] - x['idle_ms']:.1f} | "
+                f"`{x['file']}` |"
+            )
+        add("")
+        add(f"![latency under load, {test}](latency_{test}.png)")
+        add("")
+    for r in errors:
+        add(f"- flent, {r['contender']}: {r['what']}")
+    if errors:
+        add("")
 
 
 def main():
@@ -393,6 +627,7 @@ def main():
     dirpath = Path(sys.argv[1])
     records, meta = load(dirpath)
     config, summary = summarise(records)
+    flent = flent_rows(dirpath, records)
     write_csv(dirpath, records, summary)
     (dirpath / "results.json").write_text(
         json.dumps(
@@ -408,13 +643,15 @@ def main():
                     {"what": w, "qdisc_bytes": q, "total_bytes": t, "met": m}
                     for (w, q, t, m) in memory_rows(summary)
                 ],
+                "flent": [{k: v for k, v in x.items() if k != "pings"} for x in flent],
                 "records": records,
             },
             indent=1,
         )
     )
     plot(dirpath, summary)
-    (dirpath / "results.md").write_text(markdown(config, meta, summary, records))
+    plot_flent(dirpath, flent)
+    (dirpath / "results.md").write_text(markdown(config, meta, summary, records, flent))
     print(dirpath / "results.md")
     return 0
 

@@ -1,15 +1,17 @@
-//! `cargo xtask bench [--quick|--smoke] [--memory SIZE]`: the benchmark of
+//! `cargo xtask bench [--quick|--smoke|--flent] [--memory SIZE]`: the benchmark of
 //! issue #15. Builds the lean kernel, the module and tc (cached), boots
 //! one guest that runs tests/bench/guest/bench.sh (pktgen cost per packet,
-//! kernel memory and reconfiguration time of every contender, all in that
-//! boot), and writes `bench/results/<UTC date-time>/`: the guest's output
+//! kernel memory and reconfiguration time of every contender, then flent's
+//! latency and fairness under load, all in that boot), and writes `bench/results/<UTC date-time>/`: the guest's output
 //! (`guest.log`), its `BENCH {json}` lines (`bench.jsonl`), the run's facts
 //! (`meta.json`), and what scripts/bench_report.py makes of them
 //! (`results.md`, CSV, JSON, PNG plots).
 //!
 //! The guest's root is the host's file system read-only, so the figures
-//! come back on its console; matplotlib is installed into the project's
-//! venv here, not by `setup` (make check does not need it).
+//! come back on its console; the one directory it may write is the
+//! results directory, where flent leaves its data files. matplotlib is
+//! installed into the project's venv here, not by `setup` (make check
+//! does not need it).
 
 use crate::guest::{self, Boot, Guest};
 use crate::kernel::Flavour;
@@ -30,9 +32,10 @@ const DEFAULT_MEMORY: &str = "6G";
 /// A full run is about half an hour under TCG; past this it is hung.
 const BENCH_TIMEOUT_S: u32 = 5400;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick|--smoke] [--memory SIZE]
+const USAGE: &str = "usage: cargo xtask bench [--quick|--smoke|--flent] [--memory SIZE]
   (default: the full run; --quick: 10, 1,000 and 10,000 hosts in under 15 minutes;
-   --smoke: 10 hosts, seconds; --memory: guest memory, default 6G)";
+   --smoke: 10 hosts, seconds; --flent: quick's flent tests alone;
+   --memory: guest memory, default 6G)";
 
 /// Parses the arguments, runs the benchmark, writes the results.
 pub fn run_bench(args: &[String]) -> Result<()> {
@@ -43,6 +46,7 @@ pub fn run_bench(args: &[String]) -> Result<()> {
         match a.as_str() {
             "--quick" => mode = "quick",
             "--smoke" => mode = "smoke",
+            "--flent" => mode = "flent",
             "--full" => mode = "full",
             "--memory" => memory = it.next().ok_or(USAGE)?.clone(),
             _ => return Err(USAGE.into()),
@@ -78,10 +82,12 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     let how = Boot {
         memory: &memory,
         timeout_s: BENCH_TIMEOUT_S,
+        rwdir: Some(&dir),
     };
     let accel = guest::accel(&kdir);
     let t0 = Instant::now();
-    let (ok, out) = guest::boot(&g, how, &tc, "tests/bench/guest/bench.sh", &[mode])?;
+    let dir_arg = dir.display().to_string();
+    let (ok, out) = guest::boot(&g, how, &tc, "tests/bench/guest/bench.sh", &[mode, &dir_arg])?;
     let wall_s = t0.elapsed().as_secs_f64();
 
     std::fs::write(dir.join("guest.log"), &out)?;

@@ -1,6 +1,7 @@
 //! Runs scripts inside a QEMU guest booted by virtme-ng on the cached
-//! kernel. The guest sees the host's file system read-only, so the module,
-//! tc and the test scripts are used in place.
+//! kernel. The guest sees the host's file system read-only (but for one
+//! directory a boot may name), so the module, tc and the test scripts are
+//! used in place.
 //!
 //! KVM is used when a short probe boot shows that it works; on machines
 //! where it does not (these: the guest hangs or QEMU aborts), TCG.
@@ -41,20 +42,24 @@ const DEBUG_CMDLINE: &str = "";
 const ROOT_CMDLINE: &str =
     "rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose";
 
-/// How a guest is booted besides its kernel: its memory and how long it
-/// may run.
+/// How a guest is booted besides its kernel: its memory, how long it may
+/// run, and the one host directory it may write.
 #[derive(Clone, Copy)]
 pub struct Boot<'a> {
     /// `vng --memory`, e.g. "2G".
     pub memory: &'a str,
     /// Seconds before the guest is taken for hung and killed.
     pub timeout_s: u32,
+    /// `vng --rwdir`: a directory the guest may write (the benchmark's
+    /// results); everything else stays read-only.
+    pub rwdir: Option<&'a Path>,
 }
 
 /// What the tests and the demo boot with.
 const TEST_BOOT: Boot<'static> = Boot {
     memory: GUEST_MEMORY,
     timeout_s: GUEST_TIMEOUT_S,
+    rwdir: None,
 };
 
 fn vng(kdir: &Path, kvm: bool, boot: Boot<'_>, script: &str, cmdline: &str, cpus: u32) -> Command {
@@ -70,6 +75,9 @@ fn vng(kdir: &Path, kvm: bool, boot: Boot<'_>, script: &str, cmdline: &str, cpus
         .arg(cpus.to_string());
     if !kvm {
         c.arg("--disable-kvm");
+    }
+    if let Some(d) = boot.rwdir {
+        c.arg(format!("--rwdir={}", d.display()));
     }
     c.arg("--force-9p").arg("--append").arg(ROOT_CMDLINE);
     if !cmdline.is_empty() {
@@ -100,6 +108,7 @@ fn kvm_works(kdir: &Path) -> bool {
     let probe = Boot {
         memory: GUEST_MEMORY,
         timeout_s: PROBE_TIMEOUT_S,
+        rwdir: None,
     };
     let ok = vng(kdir, true, probe, &format!("echo {PROBE_WORD}"), "", 1)
         .output()
