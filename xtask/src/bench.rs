@@ -87,7 +87,13 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     let accel = guest::accel(&kdir);
     let t0 = Instant::now();
     let dir_arg = dir.display().to_string();
-    let (ok, out) = guest::boot(&g, how, &tc, "tests/bench/guest/bench.sh", &[mode, &dir_arg])?;
+    let (ok, out) = guest::boot(
+        &g,
+        how,
+        &tc,
+        "tests/bench/guest/bench.sh",
+        &[mode, &dir_arg],
+    )?;
     let wall_s = t0.elapsed().as_secs_f64();
 
     std::fs::write(dir.join("guest.log"), &out)?;
