@@ -482,7 +482,6 @@ impl TinQueue {
             }
         }
         let may_claim = held < params.max_flows;
-        let ways = &mut self.stats.ways;
         let (idx, reserved) = table.lookup(tin, tag, src, dst, may_claim, ways)?;
         if reserved {
             let st = &mut self.stats;
