@@ -52,9 +52,9 @@ LABELS = {
     "a CAKE diffserv4 leaf per host, hosts spread across the queues, a cls_bpf per queue "
     "writing skb->priority with an skbedit queue_mapping action (pktgen sends from one "
     "thread, as for every row)",
-    "cake_per_host": "one CAKE diffserv4 at the host's rate on a device per host, a flower "
-    "filter per host redirecting (mirred) to it (the CAKE list's veth-per-subscriber "
-    "layout; dummy devices, so without a veth's receive path: a lower bound)",
+    "cake_per_host": "one CAKE diffserv4 at the host's rate on a veth per host (the CAKE "
+    "list's veth-per-subscriber layout), a flower filter per host redirecting (mirred) to "
+    "it in place of a route per host; the peers receive in a namespace that forwards nothing",
 }
 SHORT = {
     "noqueue": "noqueue",

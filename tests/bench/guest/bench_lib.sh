@@ -57,7 +57,10 @@ bench_addr() { echo "100.$((64 + ($1 >> 16))).$((($1 >> 8) & 255)).$(($1 & 255))
 bench_kmem() { awk '/^Slab:|^VmallocUsed:/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo; }
 
 # bench_emit JSON: one machine-readable line for xtask.
-bench_emit() { echo "BENCH $1"; }
+# Each line carries "t", the milliseconds since the guest started the run
+# (where the run's time goes).
+bench_emit() { echo "BENCH {\"t\":$((${EPOCHREALTIME/./} / 1000 - BENCH_T0)),${1#\{}"; }
+BENCH_T0=$((${EPOCHREALTIME/./} / 1000))
 
 # bench_error N CONTENDER WHAT: a contender that produced no figure says why.
 bench_error() {
@@ -242,18 +245,22 @@ bench_counters_htb_mq_cake() {
 		sed "s/\$/ $tx/"
 }
 
-# One CAKE per subscriber on a device of its own (the layout proposed on
-# the CAKE list: a veth per subscriber, routed to): a flower filter per
-# host on the device pktgen sends into redirects to the host's device
-# DEVhI, whose root is a CAKE at the host's rate (diffserv4, as
-# LibreQoS's leaf). The host devices are dummies, which free what they
-# are sent: a veth would also pay its peer's receive path and a second
-# route lookup per packet, so this row is a lower bound on that layout's
-# cost. The host devices are part of the layout: built, counted in its
-# memory and torn down with it.
+# One CAKE per subscriber on a veth of its own (the layout proposed on the
+# CAKE list): a flower filter per host on the device pktgen sends into
+# redirects (mirred, standing in for the route per host) to the host's veth
+# DEVhI, whose root is a CAKE at the host's rate (diffserv4, as LibreQoS's
+# leaf). The peers sit in one namespace of their own (benchsub_DEV), which
+# forwards nothing: each packet pays the veth's transmit and its peer's
+# receive path, as in the layout, and ends there. The veths and the
+# namespace are part of the layout: built, counted in its memory and torn
+# down with it.
 bench_qdisc_cake_per_host() {
-	bench_hosts "$2" 'printf "link add %sh%d type dummy\nlink set %sh%d up\n", dev, i, dev, i' -v dev="$1" |
-		ip -batch - &&
+	local sub="benchsub_$1"
+	ip netns add "$sub" &&
+		ip netns exec "$sub" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1 &&
+		bench_hosts "$2" 'printf "link add %sh%d type veth peer name p%d netns %s\nlink set %sh%d up\n", dev, i, i, netns, dev, i' \
+			-v dev="$1" -v netns="$sub" | ip -batch - &&
+		bench_hosts "$2" 'printf "link set p%d up\n", i' | ip -n "$sub" -batch - &&
 		bench_hosts "$2" 'printf "qdisc add dev %sh%d root cake bandwidth %s diffserv4\n", dev, i, rate' \
 			-v dev="$1" -v rate=$BENCH_RATE | tc_ -batch - &&
 		tc_ qdisc add dev "$1" clsact
@@ -266,8 +273,10 @@ bench_change_cake_per_host() {
 	bench_hosts "$2" 'printf "qdisc change dev %sh%d root cake bandwidth %s\n", dev, i, rate' \
 		-v dev="$1" -v rate=$BENCH_NEW_RATE | tc_ -batch -
 }
+# Deleting a veth deletes its peer; the namespace goes once it is empty.
 bench_teardown_cake_per_host() {
-	bench_hosts "$2" 'printf "link del %sh%d\n", dev, i' -v dev="$1" | ip -batch -
+	bench_hosts "$2" 'printf "link del %sh%d\n", dev, i' -v dev="$1" | ip -batch - &&
+		ip netns del "benchsub_$1"
 }
 # What the N CAKEs passed, dropped and hold (bench_counters' fields):
 # the device pktgen sends into has no qdisc of its own.
@@ -491,7 +500,8 @@ bench_at() {
 		[ -e "/sys/class/net/d$i" ] && ip link del "d$i"
 		nft delete table netdev "bench_d$i" 2>/dev/null
 	done
-	ip -o link show type dummy | awk -F': ' '$2 ~ /^d[0-9]+h[0-9]+$/ { print "link del " $2 }' | ip -batch - 2>/dev/null
+	ip -o link show type veth | awk -F': ' '{ sub(/@.*/, "", $2) } $2 ~ /^d[0-9]+h[0-9]+$/ { print "link del " $2 }' | ip -batch - 2>/dev/null
+	ip netns list | awk '$1 ~ /^benchsub_/ { print $1 }' | xargs -r -n1 ip netns del 2>/dev/null
 	rm -rf "$dir"
 	# Qdiscs are freed after an RCU grace period: let a gigabyte of them go
 	# before the next host count measures memory.
@@ -508,7 +518,7 @@ bench_mode() {
 	case $1 in
 	smoke) bench_hosts_list="10"; bench_count=20000; bench_rounds=3
 		flent_secs=5; FLENT_CONTENDERS=cakemt; FLENT_TESTS=tcp_nup ;;
-	quick) bench_hosts_list="10 1000 10000"; bench_count=100000; bench_rounds=5; flent_secs=15 ;;
+	quick) bench_hosts_list="10 1000 10000"; bench_count=50000; bench_rounds=5; flent_secs=15 ;;
 	full) bench_hosts_list="10 100 1000 10000 65535"; bench_count=200000; bench_rounds=11; flent_secs=30 ;;
 	flent) bench_hosts_list=""; bench_count=0; bench_rounds=0; flent_secs=15 ;;
 	*) echo "bench: unknown mode '$1' (smoke, quick, full, flent)" >&2; return 1 ;;
