@@ -6,8 +6,9 @@
 #   run.sh [rates|functional|all] [FILTER]
 #
 # "rates" runs the rate measurements (test_rate_*: they need the lean
-# kernel's speed), "functional" everything else (on the debug kernel, where
-# KASAN, lockdep, kmemleak and friends judge the module), "all" both;
+# kernel's speed) and tdc's cases (test_tdc_*: Python, too slow to start
+# on the debug kernel), "functional" everything else (on the debug kernel,
+# where KASAN, lockdep, kmemleak and friends judge the module), "all" both;
 # FILTER (an extended regular expression) keeps only the tests whose name
 # it matches. Needs CAKEMT_KO and TC in
 # the environment (xtask sets them).
@@ -28,8 +29,8 @@ for file in ./test_*.sh; do
 done
 
 case $which in
-rates) select='^test_rate_' ;;
-functional) select='^test_(?!rate_)' ;;
+rates) select='^test_(rate|tdc)_' ;;
+functional) select='^test_(?!rate_|tdc_)' ;;
 all) select='^test_' ;;
 *) echo "run.sh: unknown selection '$which'" >&2; exit 2 ;;
 esac

@@ -166,8 +166,9 @@ pub fn boot(
         .map(|(k, v)| format!("{k}={v} "))
         .collect();
     let line = format!(
-        "{fuzz}CAKEMT_KERNEL={} CAKEMT_KO={} TC={} FLENT={} VENV={} bash {script} {}",
+        "{fuzz}CAKEMT_KERNEL={} KDIR={} CAKEMT_KO={} TC={} FLENT={} VENV={} bash {script} {}",
         g.flavour.name(),
+        g.kdir.display(),
         g.ko.display(),
         tc.display(),
         venv().join("bin/flent").display(),

@@ -130,7 +130,7 @@ fn kernel_and_module(flavour: Flavour) -> Result<(PathBuf, PathBuf)> {
     Ok((kdir, ko))
 }
 
-/// Rate measurements on the lean kernel, then the functional tests on the
+/// Rate measurements (and tdc) on the lean kernel, then the functional tests on the
 /// debug kernel (both kernels and modules are built first, so a build error
 /// shows before any guest time is spent). One guest after the other, each
 /// with both cores: side by side with one vCPU each was slower in all (a

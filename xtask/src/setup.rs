@@ -2,7 +2,7 @@
 //! nothing when it is all present. Sources and versions are the ones verified
 //! in shared/TOOLCHAIN.md: kernel source and QEMU from bookworm-backports,
 //! rustc-web (with its library source) from bookworm-security, netperf from
-//! non-free, bindgen-cli from crates.io, virtme-ng and flent from PyPI.
+//! non-free, bindgen-cli from crates.io, virtme-ng, flent and pyroute2 from PyPI.
 
 use crate::util::{cache_dir, cmd, run, step, succeeds, Result};
 use std::path::PathBuf;
@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub const BINDGEN_VERSION: &str = "0.73.2";
 const VIRTME_NG_VERSION: &str = "1.42";
 const FLENT_VERSION: &str = "2.3.0";
+/// tdc's namespace plugin (the kernel's tc-testing) creates its namespaces
+/// and devices with pyroute2; 0.7 is the API the 6.12 tree's plugin uses.
+const PYROUTE2_VERSION: &str = "0.7.12";
 
 /// The rustc the kernel is built with (Debian's rustc-web ships rust-src).
 pub const KERNEL_RUSTC: &str = "/usr/bin/rustc";
@@ -64,7 +67,7 @@ const PACKAGES: &[&str] = &[
     "nftables",
 ];
 
-/// The Python virtual environment holding virtme-ng and flent.
+/// The Python virtual environment holding virtme-ng, flent and pyroute2.
 pub fn venv() -> PathBuf {
     cache_dir().join("venv")
 }
@@ -161,11 +164,14 @@ fn python_tools() -> Result<()> {
                 String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}"))
             })
     };
-    if pip_has("virtme-ng", VIRTME_NG_VERSION) && pip_has("flent", FLENT_VERSION) {
+    if pip_has("virtme-ng", VIRTME_NG_VERSION)
+        && pip_has("flent", FLENT_VERSION)
+        && pip_has("pyroute2", PYROUTE2_VERSION)
+    {
         return Ok(());
     }
     step(&format!(
-        "python venv {} with virtme-ng and flent",
+        "python venv {} with virtme-ng, flent and pyroute2",
         venv.display()
     ));
     if !venv.join("bin/pip").exists() {
@@ -178,8 +184,9 @@ fn python_tools() -> Result<()> {
         "-q",
         &format!("virtme-ng=={VIRTME_NG_VERSION}"),
         &format!("flent=={FLENT_VERSION}"),
+        &format!("pyroute2=={PYROUTE2_VERSION}"),
     ]))
-    .map_err(|e| format!("cannot install virtme-ng/flent from PyPI: {e}").into())
+    .map_err(|e| format!("cannot install virtme-ng/flent/pyroute2 from PyPI: {e}").into())
 }
 
 /// virtme-ng needs udevd on the host for /dev/virtio-ports in the guest.
