@@ -31,11 +31,13 @@
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
+use super::band::{Band, BandStats};
 use super::burst::{
     Burst, BurstConfig, BurstEntry, BurstError, TinBurst, TinBursts, TIN_BURSTS, TIN_BURST_DEFAULT,
 };
 use super::calendar::{Calendar, CalendarConfig, CALENDAR_BYTES_PER_TIN};
 use super::cobalt::CobaltConfig;
+use super::diffserv::DiffservMode;
 use super::flow_table::{FlowTable, SET_WAYS};
 use super::memlimit::{MemBuckets, MEM_BYTES_PER_TIN};
 use super::overhead::Overhead;
@@ -43,7 +45,7 @@ use super::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 use super::shaper::{Rate, Shaper};
 use super::tin::Tin;
 use super::tin_drr::{TinDrr, TIN_DRR_BYTES_PER_TIN};
-use super::tin_queue::{balanced, FlowMode, TinParams, TinQueue};
+use super::tin_queue::{balanced, Bands, FlowMode, TinParams, TinQueue};
 
 /// Most tins one configuration may have.
 pub const MAX_TINS: u32 = 65_535;
@@ -107,6 +109,10 @@ pub struct SchedConfig {
     pub calendar: CalendarConfig,
     /// Bursts of the tins that follow the default tin rate (None: none).
     pub burst: Option<BurstConfig>,
+    /// Diffserv bands inside every tin (default: besteffort, one band).
+    /// Fixed when the scheduler is built: a new mode is a new scheduler
+    /// that [`Scheduler::take_over`]s the old one.
+    pub diffserv: DiffservMode,
 }
 
 impl Default for SchedConfig {
@@ -128,6 +134,7 @@ impl Default for SchedConfig {
             max_lag_ns: 5_000_000,
             calendar: CalendarConfig::default(),
             burst: None,
+            diffserv: DiffservMode::Besteffort,
         }
     }
 }
@@ -301,8 +308,10 @@ impl Totals {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryReport {
     /// Bytes every tin costs, idle or not: its state, its links and its
-    /// reserved flow slot ([`Scheduler::bytes_per_tin`]).
+    /// reserved flow slot ([`Scheduler::bytes_per_tin`]), and its bands.
     pub per_tin_bytes: usize,
+    /// Of `per_tin_bytes`, the tin's diffserv bands (0 with one band).
+    pub band_bytes_per_tin: usize,
     /// Bytes of the calendar's wheels.
     pub calendar_bytes: usize,
     /// Bytes of the shared flow and host pool, and of the reserved slots'
@@ -348,6 +357,25 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     burst: Option<Burst>,
     /// Bursts tins have of their own.
     bursts: A::Slice<BurstEntry>,
+    /// Every tin's diffserv bands, `cfg.diffserv.bands()` a tin, tin by
+    /// tin; empty with one band (a besteffort tin's lists are its own).
+    bands: A::Slice<Band>,
+}
+
+/// Band state entries a tin has in `mode`.
+const fn bands_per_tin(mode: DiffservMode) -> usize {
+    match mode.bands() {
+        1 => 0,
+        n => n as usize,
+    }
+}
+
+/// Tin `tin`'s entries of the band array (`n` a tin); empty if none.
+fn band_state(bands: &mut [Band], n: usize, tin: u32) -> &mut [Band] {
+    let start = (tin as usize).saturating_mul(n);
+    bands
+        .get_mut(start..start.saturating_add(n))
+        .unwrap_or(&mut [])
 }
 
 /// Books a packet the tin queueing dropped (it was accepted earlier).
@@ -402,6 +430,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let drr = TinDrr::new(alloc, cfg.tins, cfg.quantum)?;
         let mem = MemBuckets::new(alloc, cfg.tins)?;
         let bursts = alloc.alloc_slice(TIN_BURSTS, |_| BurstEntry::FREE)?;
+        let band_count = (cfg.tins as usize).saturating_mul(bands_per_tin(cfg.diffserv));
+        let bands = alloc.alloc_slice(band_count, |_| Band::default())?;
         Ok(Scheduler {
             tins,
             table,
@@ -414,6 +444,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             params_epoch: 0,
             burst: cfg.burst.as_ref().and_then(Burst::new),
             bursts,
+            bands,
         })
     }
 
@@ -425,6 +456,39 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Tin `tin`, if it exists.
     pub fn tin(&self, tin: u32) -> Option<&Tin> {
         self.tins.get(tin as usize)
+    }
+
+    /// The diffserv mode of every tin.
+    pub fn diffserv(&self) -> DiffservMode {
+        self.cfg.diffserv
+    }
+
+    /// Counters of band `band` of tin `tin` (bands count from 0 up to
+    /// `diffserv().bands()`, the higher the more priority, as CAKE's
+    /// classes), if both exist. With one band they are the tin's own.
+    pub fn band_stats(&self, tin: u32, band: u8) -> Option<BandStats> {
+        let n = bands_per_tin(self.cfg.diffserv);
+        if n == 0 {
+            let st = self.tins.get(tin as usize)?.stats();
+            return (band == 0).then_some(BandStats {
+                packets: st.packets,
+                bytes: st.bytes,
+                dequeued_packets: st.dequeued_packets,
+                dequeued_bytes: st.dequeued_bytes,
+                dropped_packets: st.dropped_packets,
+                dropped_bytes: st.dropped_bytes,
+                backlog_bytes: st.backlog_bytes,
+                backlog_packets: st.backlog_packets,
+                ecn_marks: st.ecn_marks,
+            });
+        }
+        if usize::from(band) >= n {
+            return None;
+        }
+        let i = (tin as usize)
+            .saturating_mul(n)
+            .saturating_add(usize::from(band));
+        self.bands.get(i).map(|b| *b.stats())
     }
 
     /// Scheduler-wide counters.
@@ -488,10 +552,14 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let totals = &mut self.totals;
         let mb = &mut self.mem;
         let mut dropped_len = 0u32;
-        let res = t.queue.enqueue(
+        let n = bands_per_tin(self.cfg.diffserv);
+        let state = band_state(&mut self.bands, n, tin);
+        let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, self.cfg.mtu);
+        let res = t.queue.enqueue_banded(
             tin,
             &mut self.table,
             &t.params,
+            &mut bands,
             pkt,
             keys,
             now,
@@ -580,13 +648,21 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let mb = &mut self.mem;
             let mut dropped_len = 0u32;
             let marks_before = t.queue.stats().ecn_marks;
-            let got = t
-                .queue
-                .dequeue(tin, &mut self.table, &t.params, now, &mut |p, r| {
+            let n = bands_per_tin(self.cfg.diffserv);
+            let state = band_state(&mut self.bands, n, tin);
+            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, self.cfg.mtu);
+            let got = t.queue.dequeue_banded(
+                tin,
+                &mut self.table,
+                &t.params,
+                &mut bands,
+                now,
+                &mut |p, r| {
                     account_drop(totals, mb, tin, &p, r);
                     dropped_len = dropped_len.saturating_add(p.adjusted_len());
                     sink(p, r);
-                });
+                },
+            );
             let marks = t.queue.stats().ecn_marks.wrapping_sub(marks_before);
             self.totals.ecn_marks = self.totals.ecn_marks.saturating_add(u64::from(marks));
             if self.cfg.ingress && dropped_len != 0 {
@@ -844,10 +920,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             };
             let totals = &mut self.totals;
             let mb = &mut self.mem;
-            t.queue.reset(tin, &mut self.table, &mut |p, r| {
-                account_drop(totals, mb, tin, &p, r);
-                sink(p, r);
-            });
+            let n = bands_per_tin(self.cfg.diffserv);
+            let state = band_state(&mut self.bands, n, tin);
+            t.queue
+                .reset_banded(tin, &mut self.table, state, &mut |p, r| {
+                    account_drop(totals, mb, tin, &p, r);
+                    sink(p, r);
+                });
         }
     }
 
@@ -946,14 +1025,32 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             let (mut n, mut bytes) = (0u64, 0u64);
             let reserved_before = t.queue.stats().reserved_slot_uses;
+            let old_state = band_state(&mut old.bands, bands_per_tin(old.cfg.diffserv), tin);
+            let new_state = band_state(&mut self.bands, bands_per_tin(self.cfg.diffserv), dest);
+            if kept && old.cfg.diffserv == self.cfg.diffserv {
+                // The same bands: they keep their history and threshold
+                // times. What is queued counts as accepted again, by the
+                // band the requeue puts it in.
+                for (nb, ob) in new_state.iter_mut().zip(old_state.iter()) {
+                    let mut st = ob.stats.counters();
+                    st.packets = st.packets.wrapping_sub(u64::from(ob.stats.backlog_packets));
+                    st.bytes = st.bytes.wrapping_sub(ob.stats.backlog_bytes);
+                    nb.stats = st;
+                    nb.time_next = ob.time_next;
+                }
+            }
+            let mut bands = Bands::new(self.cfg.diffserv, new_state, self.cfg.cobalt, self.cfg.mtu);
             let table = &mut self.table;
             let mem = &mut self.mem;
             let totals = &mut self.totals;
             // Also gives an idle tin's (decaying) flow slots back.
-            ot.queue.drain(&mut old.table, &mut |p| {
+            ot.queue.drain(&mut old.table, old_state, &mut |p| {
                 let k = keys(&p);
                 let (len, m) = (u64::from(p.len()), u64::from(p.mem_size()));
-                match t.queue.requeue(dest, table, &t.params, p, &k) {
+                match t
+                    .queue
+                    .requeue(dest, table, &t.params, &mut bands, p, &k, now)
+                {
                     Ok(()) => {
                         n = n.wrapping_add(1);
                         bytes = bytes.wrapping_add(len);
@@ -982,6 +1079,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let tt = &mut self.totals;
             tt.reserved_slot_uses = tt.reserved_slot_uses.saturating_add(u64::from(reserved));
             ot.queue = TinQueue::new();
+            for b in band_state(&mut old.bands, bands_per_tin(old.cfg.diffserv), tin) {
+                *b = Band::default();
+            }
         }
         // `old` is idle now: empty its ring, calendar and memory buckets.
         for _ in 0..=old.cfg.tins {
@@ -1008,7 +1108,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
     /// Where the memory goes. O(1).
     pub fn memory_report(&self) -> MemoryReport {
-        let per_tin_bytes = Self::bytes_per_tin();
+        let band_bytes_per_tin = bands_per_tin(self.cfg.diffserv).saturating_mul(size_of::<Band>());
+        let per_tin_bytes = Self::bytes_per_tin().saturating_add(band_bytes_per_tin);
         let calendar_bytes = self.calendar.wheel_bytes();
         // The reserved slots themselves are in `per_tin_bytes`.
         let pool_bytes = self.table.memory_bytes().saturating_sub(
@@ -1016,6 +1117,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         );
         MemoryReport {
             per_tin_bytes,
+            band_bytes_per_tin,
             calendar_bytes,
             pool_bytes,
             burst_bytes: size_of_val(&*self.bursts),
@@ -1074,6 +1176,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let [first, second, third] = next;
         if let Some(t) = self.tins.get(third as usize) {
             A::prefetch(t);
+            let n = bands_per_tin(self.cfg.diffserv);
+            let start = (third as usize).saturating_mul(n);
+            if let Some(bands) = self.bands.get(start..start.saturating_add(n)) {
+                if !bands.is_empty() {
+                    A::prefetch(bands);
+                }
+            }
             self.drr.prefetch(third);
             self.mem.prefetch(third);
             if !self.calendar.is_empty() {
@@ -1143,7 +1252,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let Some(t) = self.tins.get_mut(fat as usize) else {
                 break;
             };
-            let Some((p, slot)) = t.queue.drop_fattest(fat, &mut self.table, &t.params, now) else {
+            let n = bands_per_tin(self.cfg.diffserv);
+            let state = band_state(&mut self.bands, n, fat);
+            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, self.cfg.mtu);
+            let Some((p, slot)) =
+                t.queue
+                    .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)
+            else {
                 break;
             };
             own_cut |= fat == own_tin && slot == own_slot;
