@@ -2252,4 +2252,289 @@ mod tests {
         assert_eq!(n, 6);
         check_accounting(&s);
     }
+
+    fn diffserv(tins: u32, mode: DiffservMode, link_rate: u64) -> Sched {
+        let cfg = SchedConfig {
+            tins,
+            link_rate,
+            diffserv: mode,
+            ..SchedConfig::default()
+        };
+        Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap()
+    }
+
+    fn dscp_pkt(id: u64, tin: u32, len: u32, dscp: u8) -> TestPacket {
+        let mut p = pkt(id, tin, len);
+        p.dscp = dscp;
+        p
+    }
+
+    /// Every band balances, and the bands together hold the tin's backlog;
+    /// `same_history`: they also account for every packet the tin took.
+    fn check_bands(s: &Sched, same_history: bool) {
+        check_accounting(s);
+        let n = s.diffserv().bands();
+        for tin in 0..s.tin_count() {
+            let st = s.tin(tin).unwrap().stats();
+            let mut sum = BandStats::default();
+            for b in 0..n {
+                let bs = s.band_stats(tin, b).unwrap();
+                assert!(bs.is_balanced(), "tin {tin} band {b}: {bs:?}");
+                sum.packets += bs.packets;
+                sum.dequeued_packets += bs.dequeued_packets;
+                sum.dropped_packets += bs.dropped_packets;
+                sum.backlog_packets += bs.backlog_packets;
+                sum.backlog_bytes += bs.backlog_bytes;
+                sum.ecn_marks += bs.ecn_marks;
+            }
+            assert_eq!(s.band_stats(tin, n), None);
+            assert_eq!(
+                (sum.backlog_packets, sum.backlog_bytes),
+                (st.backlog_packets, st.backlog_bytes)
+            );
+            if same_history {
+                assert_eq!(
+                    (sum.packets, sum.dequeued_packets, sum.dropped_packets),
+                    (st.packets, st.dequeued_packets, st.dropped_packets)
+                );
+                assert_eq!(sum.ecn_marks, st.ecn_marks);
+            }
+        }
+    }
+
+    #[test]
+    fn besteffort_has_one_band_the_tins_own() {
+        let mut s = sched(2, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..10 {
+            s.enqueue(1, dscp_pkt(i, 1, 100, 46), keys(3), 0, &mut sink)
+                .unwrap();
+        }
+        let Dequeued::Packet(_) = s.dequeue(0, &mut sink) else {
+            panic!()
+        };
+        let b = s.band_stats(1, 0).unwrap();
+        assert_eq!(
+            (b.packets, b.dequeued_packets, b.backlog_packets),
+            (10, 1, 9)
+        );
+        assert_eq!(s.band_stats(1, 1), None);
+        assert_eq!(s.band_stats(2, 0), None);
+        assert_eq!(s.memory_report().band_bytes_per_tin, 0);
+        check_bands(&s, true);
+    }
+
+    #[test]
+    fn bands_count_their_own_packets() {
+        let mut s = diffserv(2, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(0, 1_000_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        // DF, CS1, AF41, EF: bands 0, 1, 2, 3; 1 + 2 + 3 + 4 packets.
+        let mut id = 0;
+        for (k, dscp) in [0u8, 8, 34, 46].into_iter().enumerate() {
+            for _ in 0..=k {
+                id += 1;
+                s.enqueue(0, dscp_pkt(id, 0, 100, dscp), keys(7), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        for (b, n) in (0..4).zip(1..) {
+            let st = s.band_stats(0, b).unwrap();
+            assert_eq!(
+                (st.packets, st.backlog_packets, st.bytes),
+                (n, n as u32, 100 * n)
+            );
+        }
+        check_bands(&s, true);
+        // One flow hash, four bands: four flows, as in CAKE.
+        assert_eq!(s.memory_report().flows_in_use, 4);
+        let mut now = 0;
+        while s.totals().backlog_packets != 0 {
+            match s.dequeue(now, &mut sink) {
+                Dequeued::Packet(_) => check_bands(&s, true),
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => panic!("packets left"),
+            }
+        }
+        check_bands(&s, true);
+        assert_eq!(s.memory_report().flows_in_use, 0);
+    }
+
+    #[test]
+    fn a_band_within_its_threshold_goes_first() {
+        // 1 MB/s: the voice band's threshold is 250 kB/s, so a packet
+        // every 4 ms stays within it and never waits behind best effort.
+        let mut s = diffserv(1, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(0, 1_000_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..40 {
+            s.enqueue(0, dscp_pkt(i, 0, 1000, 0), keys(1), 0, &mut sink)
+                .unwrap();
+        }
+        let mut now = 0;
+        let mut id = 100;
+        let mut voice_delays = Vec::new();
+        let mut next_voice = 0;
+        for _ in 0..100 {
+            if now >= next_voice {
+                id += 1;
+                s.enqueue(0, dscp_pkt(id, 0, 100, 46), keys(2), now, &mut sink)
+                    .unwrap();
+                next_voice += 4_000_000;
+            }
+            match s.dequeue(now, &mut sink) {
+                Dequeued::Packet(p) if p.dscp == 46 => voice_delays.push(now - p.enqueue_time),
+                Dequeued::Packet(_) => {}
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        assert!(voice_delays.len() >= 4, "{voice_delays:?}");
+        // At most the one 1000-byte packet in service (1 ms) ahead.
+        assert!(
+            voice_delays.iter().all(|&d| d <= 1_000_000),
+            "{voice_delays:?}"
+        );
+        check_bands(&s, true);
+    }
+
+    #[test]
+    fn unshaped_tins_share_bands_by_cakes_quanta() {
+        // Nothing shapes the tin: DRR over the bands, quanta 1024 (best
+        // effort) and 64 (bulk): bulk gets 64/1088 of the bytes.
+        let mut s = diffserv(1, DiffservMode::Diffserv4, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..2000 {
+            let dscp = if i % 2 == 0 { 0 } else { 8 };
+            s.enqueue(
+                0,
+                dscp_pkt(i, 0, 500, dscp),
+                keys(dscp.into()),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        }
+        let mut bulk = 0;
+        for _ in 0..1000 {
+            let Dequeued::Packet(p) = s.dequeue(0, &mut sink) else {
+                panic!()
+            };
+            bulk += u32::from(p.dscp == 8);
+        }
+        let share = f64::from(bulk) / 1000.0;
+        assert!((share - 64.0 / 1088.0).abs() < 0.01, "bulk share {share}");
+        check_bands(&s, true);
+    }
+
+    #[test]
+    fn a_mode_change_moves_every_packet_into_the_new_bands() {
+        let mut old = diffserv(3, DiffservMode::Diffserv8, 0);
+        old.set_tin_rate(1, 2_000_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        let dscps = [0u8, 1, 8, 10, 18, 34, 46, 48];
+        let mut id = 0;
+        for t in 0..3 {
+            for (f, &d) in dscps.iter().enumerate() {
+                for _ in 0..4 {
+                    id += 1;
+                    let p = dscp_pkt(id, t * 100 + f as u32, 300, d);
+                    old.enqueue(t, p, keys(t * 100 + f as u32), 0, &mut sink)
+                        .unwrap();
+                }
+            }
+        }
+        for _ in 0..10 {
+            let Dequeued::Packet(_) = old.dequeue(0, &mut sink) else {
+                panic!()
+            };
+        }
+        check_bands(&old, true);
+        let before = old.band_stats(1, 6).unwrap();
+        for mode in [
+            DiffservMode::Diffserv8,
+            DiffservMode::Diffserv4,
+            DiffservMode::Besteffort,
+            DiffservMode::Diffserv3,
+        ] {
+            let cfg = SchedConfig {
+                diffserv: mode,
+                ..*old.config()
+            };
+            let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+            let queued = old.totals().backlog_packets;
+            s.take_over(&mut old, 0, &mut |p| keys(p.tag), 0).unwrap();
+            assert_eq!(s.totals().backlog_packets, queued);
+            check_bands(&s, mode == DiffservMode::Diffserv8);
+            if mode == DiffservMode::Diffserv8 {
+                // The same bands keep their history.
+                let after = s.band_stats(1, 6).unwrap();
+                assert_eq!(after.dequeued_packets, before.dequeued_packets);
+                assert_eq!(after.packets, before.packets);
+            }
+            for t in 0..3 {
+                for b in 0..mode.bands() {
+                    let want: u32 =
+                        dscps.iter().filter(|&&d| mode.band_of(d) == b).count() as u32 * 4;
+                    let got = s.band_stats(t, b).unwrap().backlog_packets;
+                    assert!(got <= want, "tin {t} band {b}: {got} > {want}");
+                }
+            }
+            old = s;
+        }
+        // Everything drains, each flow in order.
+        let mut last = std::collections::HashMap::new();
+        let mut now = 0;
+        loop {
+            match old.dequeue(now, &mut sink) {
+                Dequeued::Packet(p) => {
+                    let prev = last.insert(p.tag, p.id);
+                    assert!(prev < Some(p.id), "flow {} reordered", p.tag);
+                }
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        check_bands(&old, false);
+        assert_eq!(old.totals().backlog_packets, 0);
+    }
+
+    #[test]
+    fn memory_per_tin_with_bands() {
+        assert!(size_of::<Band>() <= 128, "{}", size_of::<Band>());
+        let mut totals = Vec::new();
+        for mode in [
+            DiffservMode::Besteffort,
+            DiffservMode::Diffserv3,
+            DiffservMode::Diffserv4,
+            DiffservMode::Diffserv8,
+        ] {
+            let cfg = SchedConfig {
+                diffserv: mode,
+                ..SchedConfig::for_tins(10_000)
+            };
+            let mut alloc = HostAlloc::default();
+            let s: Sched = Scheduler::new(&mut alloc, &cfg).unwrap();
+            let m = s.memory_report();
+            assert_eq!(m.total_bytes, alloc.bytes);
+            let bands = usize::from(mode.bands());
+            let want = if bands == 1 {
+                0
+            } else {
+                bands * size_of::<Band>()
+            };
+            assert_eq!(m.band_bytes_per_tin, want);
+            assert_eq!(m.per_tin_bytes, Sched::bytes_per_tin() + want);
+            std::eprintln!(
+                "{mode:?}: {} bytes a tin, {} in all",
+                m.per_tin_bytes,
+                m.total_bytes
+            );
+            totals.push(m.total_bytes);
+        }
+        // Besteffort costs what it did before bands; diffserv4 keeps
+        // 10,000 tins within 16 MiB.
+        assert_eq!(totals[0], 11_052_912);
+        assert!(totals[2] <= 16 << 20, "{totals:?}");
+    }
 }
