@@ -208,6 +208,35 @@ impl DiffservMode {
         }
     }
 
+    /// A time at the tin's rate (`ns`) as the same bytes take at `band`'s
+    /// threshold: the inverse of [`threshold`](Self::threshold)'s fraction
+    /// (x16, x4, x2 or (8/7)^band), so no division is needed per packet.
+    pub const fn at_threshold(self, band: u8, ns: u64) -> u64 {
+        match self {
+            DiffservMode::Besteffort => ns,
+            DiffservMode::Diffserv3 => match band {
+                1 => ns.saturating_mul(16),
+                2 => ns.saturating_mul(4),
+                _ => ns,
+            },
+            DiffservMode::Diffserv4 => match band {
+                1 => ns.saturating_mul(16),
+                2 => ns.saturating_mul(2),
+                3 => ns.saturating_mul(4),
+                _ => ns,
+            },
+            DiffservMode::Diffserv8 | DiffservMode::Precedence => {
+                let mut t = ns;
+                let mut b = 0;
+                while b < band && b < MAX_BANDS as u8 {
+                    t = t.saturating_add(t / 7);
+                    b += 1;
+                }
+                t
+            }
+        }
+    }
+
     /// DRR quantum of `band` (bytes per round) when nothing shapes the
     /// tin (CAKE's `tin_quantum`): diffserv3 1024, 64, 256; diffserv4
     /// 1024, 64, 512, 256; precedence and diffserv8 256 x (7/8)^band,
@@ -336,5 +365,24 @@ mod tests {
             x
         });
         assert_eq!(Diffserv4.threshold(3, 0), 0);
+    }
+
+    #[test]
+    fn times_at_threshold_invert_the_fractions() {
+        use DiffservMode::*;
+        // 1,000,000 ns at 7,000,000,000 B/s is 7e15 bytes: at each band's
+        // threshold they take 1e15 / threshold seconds.
+        let (rate, ns) = (7_000_000_000u64, 1_000_000u64);
+        for m in [Diffserv3, Diffserv4, Diffserv8, Besteffort, Precedence] {
+            for b in 0..m.bands() {
+                let want = ns as f64 * rate as f64 / m.threshold(b, rate) as f64;
+                let got = m.at_threshold(b, ns) as f64;
+                assert!(
+                    (got / want - 1.0).abs() < 1e-5,
+                    "{m:?} band {b}: {got} vs {want}"
+                );
+            }
+        }
+        assert_eq!(Diffserv4.at_threshold(1, u64::MAX), u64::MAX);
     }
 }

@@ -554,7 +554,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let mut dropped_len = 0u32;
         let n = bands_per_tin(self.cfg.diffserv);
         let state = band_state(&mut self.bands, n, tin);
-        let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, self.cfg.mtu);
+        let rate = sending_rate(&t.shaper, &self.link);
+        let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, rate);
         let res = t.queue.enqueue_banded(
             tin,
             &mut self.table,
@@ -650,7 +651,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let marks_before = t.queue.stats().ecn_marks;
             let n = bands_per_tin(self.cfg.diffserv);
             let state = band_state(&mut self.bands, n, tin);
-            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, self.cfg.mtu);
+            let rate = sending_rate(&t.shaper, &self.link);
+            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, rate);
             let got = t.queue.dequeue_banded(
                 tin,
                 &mut self.table,
@@ -1039,7 +1041,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                     nb.time_next = ob.time_next;
                 }
             }
-            let mut bands = Bands::new(self.cfg.diffserv, new_state, self.cfg.cobalt, self.cfg.mtu);
+            let rate = sending_rate(&t.shaper, &self.link);
+            let mut bands = Bands::new(self.cfg.diffserv, new_state, self.cfg.cobalt, rate);
             let table = &mut self.table;
             let mem = &mut self.mem;
             let totals = &mut self.totals;
@@ -1254,7 +1257,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             };
             let n = bands_per_tin(self.cfg.diffserv);
             let state = band_state(&mut self.bands, n, fat);
-            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, self.cfg.mtu);
+            let rate = sending_rate(&t.shaper, &self.link);
+            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, rate);
             let Some((p, slot)) =
                 t.queue
                     .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)
@@ -1290,6 +1294,17 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, adjusted_len: u32, now: u64, lag: u64) {
     tin.charge(adjusted_len, now, lag);
     link.charge(adjusted_len, now, lag);
+}
+
+/// The rate that sends a tin: its own cap or the link's, the slower one
+/// (the rate its [`TinParams`] derive from, see [`tin_params`]).
+fn sending_rate(tin: &Shaper, link: &Shaper) -> Rate {
+    let (t, l) = (tin.rate(), link.rate());
+    if t.is_unlimited() || (!l.is_unlimited() && l.bytes_per_s() < t.bytes_per_s()) {
+        l
+    } else {
+        t
+    }
 }
 
 /// Rebuilds `t`'s parameters if scheduler-wide settings changed since they

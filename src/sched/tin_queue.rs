@@ -317,24 +317,31 @@ pub(crate) fn balanced(entered: u64, sent: u64, dropped: u64, queued: u64) -> bo
 
 /// A tin's bands as the scheduler hands them to the tin's queueing: the
 /// diffserv mode, this tin's entries of the scheduler's band array (none
-/// in besteffort: the tin's own lists then serve its one band) and what
-/// the bands' COBALT parameters derive from.
+/// in besteffort: the tin's own lists then serve its one band), the
+/// scheduler's COBALT settings, and the rate that sends the tin
+/// ([`TinParams::rate`] as a [`Rate`]), which the bands' thresholds are
+/// fractions of.
 pub struct Bands<'a> {
     mode: DiffservMode,
     state: &'a mut [Band],
     cobalt: CobaltConfig,
-    mtu: u32,
+    rate: Rate,
 }
 
 impl<'a> Bands<'a> {
     /// `state` holds one [`Band`] per band of `mode` (or none for a
-    /// one-band mode); `cobalt` and `mtu` are the scheduler's.
-    pub fn new(mode: DiffservMode, state: &'a mut [Band], cobalt: CobaltConfig, mtu: u32) -> Self {
+    /// one-band mode); `cobalt` is the scheduler's, `rate` the tin's.
+    pub fn new(
+        mode: DiffservMode,
+        state: &'a mut [Band],
+        cobalt: CobaltConfig,
+        rate: Rate,
+    ) -> Self {
         Self {
             mode,
             state,
             cobalt,
-            mtu,
+            rate,
         }
     }
 
@@ -344,7 +351,7 @@ impl<'a> Bands<'a> {
             mode: DiffservMode::Besteffort,
             state: &mut [],
             cobalt: CobaltConfig::new(0, 0),
-            mtu: 0,
+            rate: Rate::UNLIMITED,
         }
     }
 
@@ -366,21 +373,26 @@ impl<'a> Bands<'a> {
     }
 
     /// What band `b` runs on, fitted to its threshold rate as
-    /// `cake_set_rate` fits each class (band 0's is the tin's own).
+    /// `cake_set_rate` fits each class (band 0's is the tin's own), from
+    /// the tin's MTU time scaled to the threshold: no division per packet.
     fn params(&self, params: &TinParams, b: u8) -> BandParams {
         if b == 0 {
             return BandParams {
                 cobalt: params.cobalt,
                 flow_quantum: params.flow_quantum,
-                threshold: params.rate,
             };
         }
-        let r = self.mode.threshold(b, params.rate);
+        let mtu_time = self.mode.at_threshold(b, params.cobalt.mtu_time);
         BandParams {
-            cobalt: CobaltParams::new(&self.cobalt, r, self.mtu),
-            flow_quantum: flow_quantum_for(r),
-            threshold: r,
+            cobalt: CobaltParams::for_mtu_time(&self.cobalt, mtu_time),
+            flow_quantum: flow_quantum_for(self.mode.threshold(b, params.rate)),
         }
+    }
+
+    /// How long `len` bytes keep band `b` over its threshold rate (ns).
+    fn threshold_time(&self, b: u8, len: u32) -> u64 {
+        let at_tin_rate = self.rate.duration_ns(u64::from(len));
+        self.mode.at_threshold(b, at_tin_rate)
     }
 }
 
@@ -414,8 +426,6 @@ fn flow_quantum_for(rate: u64) -> u32 {
 struct BandParams {
     cobalt: CobaltParams,
     flow_quantum: u32,
-    /// Threshold rate, bytes/s (0: none).
-    threshold: u64,
 }
 
 /// The queueing state of one tin: list heads into the shared
@@ -889,9 +899,9 @@ impl TinQueue {
             let bp = bands.params(params, b);
             let (got, dropped) = self.serve(tin, table, params, bands.state, b, &bp, now, sink);
             let charged = dropped.saturating_add(got.as_ref().map_or(0, |p| p.adjusted_len()));
+            let dur = bands.threshold_time(b, charged);
             if let Some(band) = bands.state.get_mut(usize::from(b)) {
                 if params.rate != 0 {
-                    let dur = Rate::from_bytes_per_s(bp.threshold).duration_ns(u64::from(charged));
                     band.charge(dur, now);
                 } else {
                     let c = i32::try_from(charged).unwrap_or(i32::MAX);
