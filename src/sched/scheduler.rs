@@ -28,6 +28,16 @@
 //! number of tins is done by building a new scheduler (all allocation
 //! outside the qdisc lock) and moving everything into it with
 //! [`Scheduler::take_over`].
+//!
+//! Inside every tin, CAKE's diffserv classes ([`SchedConfig::diffserv`]),
+//! called bands here since a tin is a host: a packet's DSCP
+//! ([`Packet::dscp`]) picks its band, and the tin's dequeue chooses among
+//! its bands by CAKE's priority-then-threshold rule, thresholds being
+//! fractions of the tin's rate. Bands only order a tin's packets: the
+//! tin's shaper and the DRR between tins are as without them. Per-band
+//! counters per tin: [`Scheduler::band_stats`]. A new mode, like a new tin
+//! count, is a new scheduler that takes the old one over: its packets move
+//! into the new mode's bands, in order per flow.
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};

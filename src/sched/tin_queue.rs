@@ -9,6 +9,14 @@
 //! is never refused: a flow the pool has no way for goes to the tin's
 //! reserved slot. For a live change of the tin count the scheduler drains
 //! a tin's packets flow by flow and requeues them elsewhere.
+//!
+//! With diffserv ([`Bands`]), the flows of a tin are split into bands by
+//! their packets' DSCP, each band with its own DRR++ lists (kept in the
+//! scheduler's band array), COBALT parameters and flow quantum fitted to
+//! its threshold rate; a dequeue first chooses the band as CAKE chooses a
+//! class (see [`band`](super::band)), then serves it as above. A flow is
+//! one (tin, band): the band salts its flow and host tags in the shared
+//! table, and its slot remembers the band.
 
 use crate::sched::ack_filter::{self, AckFilterMode};
 use crate::sched::alloc::SliceAlloc;
@@ -584,8 +592,15 @@ impl TinQueue {
         if let Some(idx) = table.find_hinted(self.last_flow, tin, tag, ways) {
             return Some(idx);
         }
-        let src = mode.isolates_src().then_some(keys.src_host_hash);
-        let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
+        // Hosts are counted per band too, as CAKE counts them per class:
+        // a host's bulk flows in one band do not shrink its quantum in
+        // another.
+        let src = mode
+            .isolates_src()
+            .then_some(band_tag(keys.src_host_hash, b));
+        let dst = mode
+            .isolates_dst()
+            .then_some(band_tag(keys.dst_host_hash, b));
         let held = self.flows_held();
         let ways = &mut self.stats.ways;
         // An idle tin's last flow coming back (a subscriber sending one
