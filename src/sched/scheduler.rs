@@ -41,7 +41,7 @@
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
-use super::band::{Band, BandStats};
+use super::band::{Band, BandStats, BandTurn};
 use super::burst::{
     Burst, BurstConfig, BurstEntry, BurstError, TinBurst, TinBursts, TIN_BURSTS, TIN_BURST_DEFAULT,
 };
@@ -370,6 +370,8 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     /// Every tin's diffserv bands, `cfg.diffserv.bands()` a tin, tin by
     /// tin; empty with one band (a besteffort tin's lists are its own).
     bands: A::Slice<Band>,
+    /// What choosing among them reads, laid out as `bands`.
+    band_turns: A::Slice<BandTurn>,
 }
 
 /// Band state entries a tin has in `mode`.
@@ -381,7 +383,7 @@ const fn bands_per_tin(mode: DiffservMode) -> usize {
 }
 
 /// Tin `tin`'s entries of the band array (`n` a tin); empty if none.
-fn band_state(bands: &mut [Band], n: usize, tin: u32) -> &mut [Band] {
+fn band_state<T>(bands: &mut [T], n: usize, tin: u32) -> &mut [T] {
     let start = (tin as usize).saturating_mul(n);
     bands
         .get_mut(start..start.saturating_add(n))
@@ -442,6 +444,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let bursts = alloc.alloc_slice(TIN_BURSTS, |_| BurstEntry::FREE)?;
         let band_count = (cfg.tins as usize).saturating_mul(bands_per_tin(cfg.diffserv));
         let bands = alloc.alloc_slice(band_count, |_| Band::default())?;
+        let band_turns = alloc.alloc_slice(band_count, |_| BandTurn::default())?;
         Ok(Scheduler {
             tins,
             table,
@@ -455,6 +458,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             burst: cfg.burst.as_ref().and_then(Burst::new),
             bursts,
             bands,
+            band_turns,
         })
     }
 
@@ -564,8 +568,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let mut dropped_len = 0u32;
         let n = bands_per_tin(self.cfg.diffserv);
         let state = band_state(&mut self.bands, n, tin);
+        let turns = band_state(&mut self.band_turns, n, tin);
         let rate = sending_rate(&t.shaper, &self.link);
-        let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, rate);
+        let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
         let res = t.queue.enqueue_banded(
             tin,
             &mut self.table,
@@ -661,8 +666,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let marks_before = t.queue.stats().ecn_marks;
             let n = bands_per_tin(self.cfg.diffserv);
             let state = band_state(&mut self.bands, n, tin);
+            let turns = band_state(&mut self.band_turns, n, tin);
             let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, rate);
+            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
             let got = t.queue.dequeue_banded(
                 tin,
                 &mut self.table,
@@ -934,8 +940,11 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let mb = &mut self.mem;
             let n = bands_per_tin(self.cfg.diffserv);
             let state = band_state(&mut self.bands, n, tin);
+            let turns = band_state(&mut self.band_turns, n, tin);
+            let rate = sending_rate(&t.shaper, &self.link);
+            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
             t.queue
-                .reset_banded(tin, &mut self.table, state, &mut |p, r| {
+                .reset_banded(tin, &mut self.table, &mut bands, &mut |p, r| {
                     account_drop(totals, mb, tin, &p, r);
                     sink(p, r);
                 });
@@ -1037,8 +1046,14 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             let (mut n, mut bytes) = (0u64, 0u64);
             let reserved_before = t.queue.stats().reserved_slot_uses;
-            let old_state = band_state(&mut old.bands, bands_per_tin(old.cfg.diffserv), tin);
-            let new_state = band_state(&mut self.bands, bands_per_tin(self.cfg.diffserv), dest);
+            let (on, nn) = (
+                bands_per_tin(old.cfg.diffserv),
+                bands_per_tin(self.cfg.diffserv),
+            );
+            let old_state = band_state(&mut old.bands, on, tin);
+            let old_turns = band_state(&mut old.band_turns, on, tin);
+            let new_state = band_state(&mut self.bands, nn, dest);
+            let new_turns = band_state(&mut self.band_turns, nn, dest);
             if kept && old.cfg.diffserv == self.cfg.diffserv {
                 // The same bands: they keep their history and threshold
                 // times. What is queued counts as accepted again, by the
@@ -1048,16 +1063,33 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                     st.packets = st.packets.wrapping_sub(u64::from(ob.stats.backlog_packets));
                     st.bytes = st.bytes.wrapping_sub(ob.stats.backlog_bytes);
                     nb.stats = st;
-                    nb.time_next = ob.time_next;
+                }
+                for (nt, ot) in new_turns.iter_mut().zip(old_turns.iter()) {
+                    nt.time_next = ot.time_next;
                 }
             }
             let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, new_state, self.cfg.cobalt, rate);
+            let mut bands = Bands::new(
+                self.cfg.diffserv,
+                new_turns,
+                new_state,
+                self.cfg.cobalt,
+                rate,
+            );
+            // Draining charges nothing: no rate needed.
+            let unlimited = Rate::UNLIMITED;
+            let mut old_bands = Bands::new(
+                old.cfg.diffserv,
+                old_turns,
+                old_state,
+                old.cfg.cobalt,
+                unlimited,
+            );
             let table = &mut self.table;
             let mem = &mut self.mem;
             let totals = &mut self.totals;
             // Also gives an idle tin's (decaying) flow slots back.
-            ot.queue.drain(&mut old.table, old_state, &mut |p| {
+            ot.queue.drain(&mut old.table, &mut old_bands, &mut |p| {
                 let k = keys(&p);
                 let (len, m) = (u64::from(p.len()), u64::from(p.mem_size()));
                 match t
@@ -1092,8 +1124,11 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let tt = &mut self.totals;
             tt.reserved_slot_uses = tt.reserved_slot_uses.saturating_add(u64::from(reserved));
             ot.queue = TinQueue::new();
-            for b in band_state(&mut old.bands, bands_per_tin(old.cfg.diffserv), tin) {
+            for b in band_state(&mut old.bands, on, tin) {
                 *b = Band::default();
+            }
+            for b in band_state(&mut old.band_turns, on, tin) {
+                *b = BandTurn::default();
             }
         }
         // `old` is idle now: empty its ring, calendar and memory buckets.
@@ -1121,7 +1156,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
     /// Where the memory goes. O(1).
     pub fn memory_report(&self) -> MemoryReport {
-        let band_bytes_per_tin = bands_per_tin(self.cfg.diffserv).saturating_mul(size_of::<Band>());
+        let band_bytes_per_tin = bands_per_tin(self.cfg.diffserv)
+            .saturating_mul(size_of::<Band>() + size_of::<BandTurn>());
         let per_tin_bytes = Self::bytes_per_tin().saturating_add(band_bytes_per_tin);
         let calendar_bytes = self.calendar.wheel_bytes();
         // The reserved slots themselves are in `per_tin_bytes`.
@@ -1191,9 +1227,11 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             A::prefetch(t);
             let n = bands_per_tin(self.cfg.diffserv);
             let start = (third as usize).saturating_mul(n);
-            if let Some(bands) = self.bands.get(start..start.saturating_add(n)) {
-                if !bands.is_empty() {
-                    A::prefetch(bands);
+            // What choosing its band reads; the band served is known only
+            // then.
+            if let Some(turns) = self.band_turns.get(start..start.saturating_add(n)) {
+                if !turns.is_empty() {
+                    A::prefetch(turns);
                 }
             }
             self.drr.prefetch(third);
@@ -1206,6 +1244,16 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let flow = |t: u32| self.tins.get(t as usize).and_then(|t| t.queue.next_flow());
         if let Some(f) = flow(second) {
             self.table.prefetch_slot(f);
+        }
+        // With bands, the lists and counters of the second's bands (its
+        // turns were loaded a turn earlier; which band it serves is known
+        // only when it does).
+        let n = bands_per_tin(self.cfg.diffserv);
+        let start = (second as usize).saturating_mul(n);
+        if let Some(bands) = self.bands.get(start..start.saturating_add(n)) {
+            if !bands.is_empty() {
+                A::prefetch(bands);
+            }
         }
         if let Some(f) = flow(first) {
             self.table.prefetch_slot_data(f);
@@ -1267,8 +1315,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             };
             let n = bands_per_tin(self.cfg.diffserv);
             let state = band_state(&mut self.bands, n, fat);
+            let turns = band_state(&mut self.band_turns, n, fat);
             let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, state, self.cfg.cobalt, rate);
+            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
             let Some((p, slot)) =
                 t.queue
                     .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)
@@ -2526,7 +2575,8 @@ mod tests {
 
     #[test]
     fn memory_per_tin_with_bands() {
-        assert!(size_of::<Band>() <= 128, "{}", size_of::<Band>());
+        assert!(size_of::<Band>() <= 88, "{}", size_of::<Band>());
+        assert!(size_of::<BandTurn>() <= 24, "{}", size_of::<BandTurn>());
         let mut totals = Vec::new();
         for mode in [
             DiffservMode::Besteffort,
@@ -2546,7 +2596,7 @@ mod tests {
             let want = if bands == 1 {
                 0
             } else {
-                bands * size_of::<Band>()
+                bands * (size_of::<Band>() + size_of::<BandTurn>())
             };
             assert_eq!(m.band_bytes_per_tin, want);
             assert_eq!(m.per_tin_bytes, Sched::bytes_per_tin() + want);

@@ -20,7 +20,7 @@
 
 use crate::sched::ack_filter::{self, AckFilterMode};
 use crate::sched::alloc::SliceAlloc;
-use crate::sched::band::{select_drr, select_shaped, Band, FlowLists};
+use crate::sched::band::{select_drr, select_shaped, Band, BandTurn, FlowLists};
 use crate::sched::cobalt::{CobaltConfig, CobaltParams};
 use crate::sched::diffserv::{DiffservMode, MAX_BANDS};
 use crate::sched::flow_table::{FatIndex, FlowList, FlowSet, FlowTable, WayStats, NONE};
@@ -324,29 +324,36 @@ pub(crate) fn balanced(entered: u64, sent: u64, dropped: u64, queued: u64) -> bo
 }
 
 /// A tin's bands as the scheduler hands them to the tin's queueing: the
-/// diffserv mode, this tin's entries of the scheduler's band array (none
+/// diffserv mode, this tin's entries of the scheduler's band arrays (none
 /// in besteffort: the tin's own lists then serve its one band), the
 /// scheduler's COBALT settings, and the rate that sends the tin
 /// ([`TinParams::rate`] as a [`Rate`]), which the bands' thresholds are
 /// fractions of.
 pub struct Bands<'a> {
     mode: DiffservMode,
+    turns: &'a mut [BandTurn],
     state: &'a mut [Band],
     cobalt: CobaltConfig,
     rate: Rate,
 }
 
 impl<'a> Bands<'a> {
-    /// `state` holds one [`Band`] per band of `mode` (or none for a
-    /// one-band mode); `cobalt` is the scheduler's, `rate` the tin's.
+    /// `turns` and `state` hold one entry per band of `mode` each (none
+    /// for a one-band mode); `cobalt` is the scheduler's, `rate` the tin's.
     pub fn new(
         mode: DiffservMode,
+        turns: &'a mut [BandTurn],
         state: &'a mut [Band],
         cobalt: CobaltConfig,
         rate: Rate,
     ) -> Self {
+        // Both or neither: a band is its turn and its lists.
+        let n = turns.len().min(state.len());
+        let turns = turns.get_mut(..n).unwrap_or(&mut []);
+        let state = state.get_mut(..n).unwrap_or(&mut []);
         Self {
             mode,
+            turns,
             state,
             cobalt,
             rate,
@@ -357,6 +364,7 @@ impl<'a> Bands<'a> {
     pub fn besteffort() -> Bands<'static> {
         Bands {
             mode: DiffservMode::Besteffort,
+            turns: &mut [],
             state: &mut [],
             cobalt: CobaltConfig::new(0, 0),
             rate: Rate::UNLIMITED,
@@ -370,6 +378,12 @@ impl<'a> Bands<'a> {
             return 0;
         }
         index_in(self.state, self.mode.band_of(dscp))
+    }
+
+    /// Band `b`'s turn and lists and counters, if it has band state.
+    fn band(&mut self, b: u8) -> Option<(&mut BandTurn, &mut Band)> {
+        let i = usize::from(b);
+        Some((self.turns.get_mut(i)?, self.state.get_mut(i)?))
     }
 
     /// The flow quantum of band `b` (band 0's is the tin's).
@@ -734,9 +748,9 @@ impl TinQueue {
         let blue_active = slot.cvars.p_drop() != 0;
         table.fat_update(&mut self.fat, idx);
 
-        let mut band = bands.state.get_mut(usize::from(b));
-        if let Some(band) = band.as_deref_mut() {
-            band.wake(now);
+        let mut band = bands.band(b);
+        if let Some((turn, band)) = band.as_mut() {
+            turn.wake(band.stats.backlog_packets, now);
             band.stats.queue(len);
             if accept {
                 band.stats.accept(len);
@@ -758,8 +772,8 @@ impl TinQueue {
                     st.decaying_flows = st.decaying_flows.saturating_sub(1);
                 }
                 st.sparse_flows = st.sparse_flows.wrapping_add(1);
-                if let Some(band) = band {
-                    band.sparse_flows = band.sparse_flows.wrapping_add(1);
+                if let Some((turn, _)) = band {
+                    turn.sparse_flows = turn.sparse_flows.wrapping_add(1);
                 }
                 self.move_flow(table, bands.state, idx, set, FlowSet::Sparse);
                 let fq = bands.flow_quantum(params, b);
@@ -772,9 +786,9 @@ impl TinQueue {
                 // Empty, counted sparse, already in the bulk rotation.
                 st.sparse_flows = st.sparse_flows.saturating_sub(1);
                 st.bulk_flows = st.bulk_flows.wrapping_add(1);
-                if let Some(band) = band {
-                    band.sparse_flows = band.sparse_flows.saturating_sub(1);
-                    band.bulk_flows = band.bulk_flows.wrapping_add(1);
+                if let Some((turn, _)) = band {
+                    turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
+                    turn.bulk_flows = turn.bulk_flows.wrapping_add(1);
                 }
                 if let Some(s) = table.slot_mut(idx) {
                     s.set = FlowSet::Bulk;
@@ -823,12 +837,12 @@ impl TinQueue {
     pub(crate) fn drain<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
-        state: &mut [Band],
+        bands: &mut Bands<'_>,
         out: &mut dyn FnMut(Q::Packet),
     ) {
         let cap = table.slot_count();
         let own = core::iter::once(&self.lists);
-        for lists in own.chain(state.iter().map(|b| &b.lists)) {
+        for lists in own.chain(bands.state.iter().map(|b| &b.lists)) {
             for list in [&lists.new, &lists.old] {
                 let mut idx = list.head;
                 // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
@@ -848,14 +862,14 @@ impl TinQueue {
                 }
             }
         }
-        for band in state.iter_mut() {
+        for band in bands.state.iter_mut() {
             band.stats.backlog_bytes = 0;
             band.stats.backlog_packets = 0;
         }
         let st = &mut self.stats;
         st.backlog_bytes = 0;
         st.backlog_packets = 0;
-        self.release_all(table, state);
+        self.release_all(table, bands);
     }
 
     /// Mutable counters, for the scheduler's take-over.
@@ -894,7 +908,7 @@ impl TinQueue {
     ) -> Option<Q::Packet> {
         if bands.state.is_empty() {
             let bp = bands.params(params, 0);
-            return self.serve(tin, table, params, &mut [], 0, &bp, now, sink).0;
+            return self.serve(tin, table, params, bands, 0, &bp, now, sink).0;
         }
         // Each choice that yields nothing has emptied a band's lists of
         // flows with packets, so there are at most as many as bands.
@@ -902,25 +916,25 @@ impl TinQueue {
             let st = &self.stats;
             if st.sparse_flows == 0 && st.bulk_flows == 0 {
                 if st.backlog_packets == 0 {
-                    self.release_all(table, bands.state);
+                    self.release_all(table, bands);
                 }
                 return None;
             }
             let b = if params.rate != 0 {
-                select_shaped(bands.state, now)
+                select_shaped(bands.turns, now)
             } else {
-                select_drr(bands.state, &mut self.cur_band, bands.mode)
+                select_drr(bands.turns, &mut self.cur_band, bands.mode)
             }?;
             let bp = bands.params(params, b);
-            let (got, dropped) = self.serve(tin, table, params, bands.state, b, &bp, now, sink);
+            let (got, dropped) = self.serve(tin, table, params, bands, b, &bp, now, sink);
             let charged = dropped.saturating_add(got.as_ref().map_or(0, |p| p.adjusted_len()));
             let dur = bands.threshold_time(b, charged);
-            if let Some(band) = bands.state.get_mut(usize::from(b)) {
+            if let Some(turn) = bands.turns.get_mut(usize::from(b)) {
                 if params.rate != 0 {
-                    band.charge(dur, now);
+                    turn.charge(dur, now);
                 } else {
                     let c = i32::try_from(charged).unwrap_or(i32::MAX);
-                    band.deficit = band.deficit.saturating_sub(c);
+                    turn.deficit = turn.deficit.saturating_sub(c);
                 }
             }
             if got.is_some() {
@@ -939,7 +953,7 @@ impl TinQueue {
         tin: u32,
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
-        state: &mut [Band],
+        bands: &mut Bands<'_>,
         b: u8,
         bp: &BandParams,
         now: u64,
@@ -954,17 +968,17 @@ impl TinQueue {
             .saturating_add(table.slot_count())
             .saturating_add(2);
         for _ in 0..bound {
-            let (sparse, bulk) = match state.get(usize::from(b)) {
-                Some(band) => (band.sparse_flows, band.bulk_flows),
+            let (sparse, bulk) = match bands.turns.get(usize::from(b)) {
+                Some(turn) => (turn.sparse_flows, turn.bulk_flows),
                 None => (self.stats.sparse_flows, self.stats.bulk_flows),
             };
             if sparse == 0 && bulk == 0 {
                 if self.stats.backlog_packets == 0 {
-                    self.release_all(table, state);
+                    self.release_all(table, bands);
                 }
                 return (None, charged);
             }
-            let lists = lists_of(&mut self.lists, state, b);
+            let lists = lists_of(&mut self.lists, bands.state, b);
             // Decaying flows get one look per call so their state decays.
             let idx = if first_flow && !lists.decaying.is_empty() {
                 lists.decaying.head
@@ -989,9 +1003,9 @@ impl TinQueue {
                         let st = &mut self.stats;
                         st.sparse_flows = st.sparse_flows.saturating_sub(1);
                         st.bulk_flows = st.bulk_flows.wrapping_add(1);
-                        if let Some(band) = state.get_mut(usize::from(b)) {
-                            band.sparse_flows = band.sparse_flows.saturating_sub(1);
-                            band.bulk_flows = band.bulk_flows.wrapping_add(1);
+                        if let Some(turn) = bands.turns.get_mut(usize::from(b)) {
+                            turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
+                            turn.bulk_flows = turn.bulk_flows.wrapping_add(1);
                         }
                         table.flow_bulk(idx, true);
                     }
@@ -1004,7 +1018,7 @@ impl TinQueue {
                 if let Some(s) = table.slot_mut(idx) {
                     s.deficit = s.deficit.saturating_add(q);
                 }
-                self.move_flow(table, state, idx, set, to);
+                self.move_flow(table, bands.state, idx, set, to);
                 continue;
             }
 
@@ -1015,7 +1029,7 @@ impl TinQueue {
                     return (None, charged);
                 };
                 let Some(mut pkt) = slot.queue.pop_front() else {
-                    self.flow_emptied(table, state, &bp.cobalt, idx, now);
+                    self.flow_emptied(table, bands, &bp.cobalt, idx, now);
                     break;
                 };
                 let len = pkt.len();
@@ -1025,12 +1039,12 @@ impl TinQueue {
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(len));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
                 let rand = self.rand(tin);
-                let band = state.get_mut(usize::from(b));
-                let bulk = match (params.ingress, band.as_deref()) {
+                let bulk = match (params.ingress, bands.turns.get(usize::from(b))) {
                     (false, _) => 0,
-                    (true, Some(band)) => band.bulk_flows,
+                    (true, Some(turn)) => turn.bulk_flows,
                     (true, None) => self.stats.bulk_flows,
                 };
+                let band = bands.state.get_mut(usize::from(b));
                 let drop = slot
                     .cvars
                     .should_drop(&bp.cobalt, now, &mut pkt, bulk, rand);
@@ -1078,7 +1092,7 @@ impl TinQueue {
                 st.dequeued_packets = st.dequeued_packets.wrapping_add(1);
                 st.dequeued_bytes = st.dequeued_bytes.wrapping_add(u64::from(len));
                 if st.backlog_packets == 0 {
-                    self.release_all(table, state);
+                    self.release_all(table, bands);
                 }
                 return (Some(pkt), charged);
             }
@@ -1092,7 +1106,7 @@ impl TinQueue {
     fn flow_emptied<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
-        state: &mut [Band],
+        bands: &mut Bands<'_>,
         cobalt: &CobaltParams,
         idx: u32,
         now: u64,
@@ -1107,18 +1121,18 @@ impl TinQueue {
         }
         let at_rest = slot.cvars.at_rest(now);
         let st = &mut self.stats;
-        let band = state.get_mut(usize::from(b));
+        let turn = bands.turns.get_mut(usize::from(b));
         match set {
             FlowSet::Sparse | FlowSet::SparseWait => {
                 st.sparse_flows = st.sparse_flows.saturating_sub(1);
-                if let Some(band) = band {
-                    band.sparse_flows = band.sparse_flows.saturating_sub(1);
+                if let Some(turn) = turn {
+                    turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
                 }
             }
             FlowSet::Bulk => {
                 st.bulk_flows = st.bulk_flows.saturating_sub(1);
-                if let Some(band) = band {
-                    band.bulk_flows = band.bulk_flows.saturating_sub(1);
+                if let Some(turn) = turn {
+                    turn.bulk_flows = turn.bulk_flows.saturating_sub(1);
                 }
             }
             FlowSet::Decaying => st.decaying_flows = st.decaying_flows.saturating_sub(1),
@@ -1128,7 +1142,7 @@ impl TinQueue {
             table.flow_bulk(idx, false);
         }
         if at_rest {
-            if let Some(l) = lists_of(&mut self.lists, state, b).of(set) {
+            if let Some(l) = lists_of(&mut self.lists, bands.state, b).of(set) {
                 table.unlink(l, idx);
             }
             // Already uncounted from bulk above: free it as a plain slot.
@@ -1138,7 +1152,7 @@ impl TinQueue {
             table.release(idx);
         } else {
             self.stats.decaying_flows = self.stats.decaying_flows.wrapping_add(1);
-            self.move_flow(table, state, idx, set, FlowSet::Decaying);
+            self.move_flow(table, bands.state, idx, set, FlowSet::Decaying);
         }
     }
 
@@ -1147,11 +1161,11 @@ impl TinQueue {
     fn release_all<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
-        state: &mut [Band],
+        bands: &mut Bands<'_>,
     ) {
         let cap = table.slot_count();
         let own = core::iter::once(&mut self.lists);
-        for lists in own.chain(state.iter_mut().map(|b| &mut b.lists)) {
+        for lists in own.chain(bands.state.iter_mut().map(|b| &mut b.lists)) {
             for list in [&mut lists.new, &mut lists.old, &mut lists.decaying] {
                 let mut idx = list.head;
                 // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
@@ -1165,9 +1179,9 @@ impl TinQueue {
                 *list = FlowList::default();
             }
         }
-        for band in state.iter_mut() {
-            band.sparse_flows = 0;
-            band.bulk_flows = 0;
+        for turn in bands.turns.iter_mut() {
+            turn.sparse_flows = 0;
+            turn.bulk_flows = 0;
         }
         self.fat = FatIndex::default();
         let st = &mut self.stats;
@@ -1229,7 +1243,7 @@ impl TinQueue {
         st.dropped_packets = st.dropped_packets.wrapping_add(1);
         st.dropped_bytes = st.dropped_bytes.wrapping_add(u64::from(len));
         if st.backlog_packets == 0 {
-            self.release_all(table, bands.state);
+            self.release_all(table, bands);
         }
         Some((pkt, best))
     }
@@ -1242,15 +1256,15 @@ impl TinQueue {
         table: &mut FlowTable<Q, A>,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) {
-        self.reset_banded(tin, table, &mut [], sink);
+        self.reset_banded(tin, table, &mut Bands::besteffort(), sink);
     }
 
-    /// [`reset`](Self::reset) of a tin with band state `state`.
+    /// [`reset`](Self::reset) of a tin with `bands`.
     pub fn reset_banded<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
-        state: &mut [Band],
+        bands: &mut Bands<'_>,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) {
         let _ = tin;
@@ -1258,7 +1272,7 @@ impl TinQueue {
         let heads: [u32; 2 * (MAX_BANDS + 1)] = {
             let mut h = [NONE; 2 * (MAX_BANDS + 1)];
             let own = core::iter::once(&self.lists);
-            let all = own.chain(state.iter().map(|b| &b.lists));
+            let all = own.chain(bands.state.iter().map(|b| &b.lists));
             let heads = all.flat_map(|l| [l.new.head, l.old.head]);
             for (slot, head) in h.iter_mut().zip(heads) {
                 *slot = head;
@@ -1272,7 +1286,7 @@ impl TinQueue {
             while idx != NONE && n <= u64::from(cap) {
                 n = n.wrapping_add(1);
                 let Some(s) = table.slot_mut(idx) else { break };
-                let mut band = state.get_mut(usize::from(s.band));
+                let mut band = bands.state.get_mut(usize::from(s.band));
                 // Bounded by the flow's queue length.
                 while let Some(p) = s.queue.pop_front() {
                     let len = p.len();
@@ -1295,7 +1309,7 @@ impl TinQueue {
                 idx = next;
             }
         }
-        self.release_all(table, state);
+        self.release_all(table, bands);
     }
 }
 
