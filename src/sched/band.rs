@@ -125,6 +125,26 @@ impl BandStats {
     }
 }
 
+/// A band of a tin as CAKE's per-class statistics show it, for dumps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BandView {
+    /// Its counters.
+    pub stats: BandStats,
+    /// Threshold rate, bytes/s: the band keeps its priority up to it (0:
+    /// nothing shapes the tin, bands share by `quantum`).
+    pub threshold_rate: u64,
+    /// COBALT target fitted to the threshold rate, ns.
+    pub target_ns: u64,
+    /// COBALT interval fitted to the threshold rate, ns.
+    pub interval_ns: u64,
+    /// DRR quantum when nothing shapes the tin (CAKE's `tin_quantum`).
+    pub quantum: u16,
+    /// Flows on the sparse rotation.
+    pub sparse_flows: u32,
+    /// Flows on the bulk rotation.
+    pub bulk_flows: u32,
+}
+
 /// A band's lists and counters. `Default` is an idle band.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Band {

@@ -41,7 +41,7 @@
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
-use super::band::{Band, BandStats, BandTurn};
+use super::band::{Band, BandStats, BandTurn, BandView};
 use super::burst::{
     Burst, BurstConfig, BurstEntry, BurstError, TinBurst, TinBursts, TIN_BURSTS, TIN_BURST_DEFAULT,
 };
@@ -55,7 +55,7 @@ use super::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 use super::shaper::{Rate, Shaper};
 use super::tin::Tin;
 use super::tin_drr::{TinDrr, TIN_DRR_BYTES_PER_TIN};
-use super::tin_queue::{balanced, Bands, FlowMode, TinParams, TinQueue};
+use super::tin_queue::{balanced, band_cobalt, Bands, FlowMode, TinParams, TinQueue};
 
 /// Most tins one configuration may have.
 pub const MAX_TINS: u32 = 65_535;
@@ -503,6 +503,37 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             .saturating_mul(n)
             .saturating_add(usize::from(band));
         self.bands.get(i).map(|b| *b.stats())
+    }
+
+    /// Band `band` of tin `tin` as CAKE's per-class statistics show it:
+    /// its counters, threshold rate, COBALT target and interval, quantum
+    /// and flows. O(1), for dumps.
+    pub fn band(&self, tin: u32, band: u8) -> Option<BandView> {
+        let stats = self.band_stats(tin, band)?;
+        let t = self.tins.get(tin as usize)?;
+        let mode = self.cfg.diffserv;
+        // As the tin's next packet will find them.
+        let params = tin_params(&self.cfg, t.rate());
+        let cobalt = band_cobalt(mode, &self.cfg.cobalt, &params, band);
+        let (sparse_flows, bulk_flows) = match bands_per_tin(mode) {
+            0 => (t.stats().sparse_flows, t.stats().bulk_flows),
+            n => {
+                let i = (tin as usize)
+                    .saturating_mul(n)
+                    .saturating_add(usize::from(band));
+                let turn = self.band_turns.get(i)?;
+                (turn.sparse_flows, turn.bulk_flows)
+            }
+        };
+        Some(BandView {
+            stats,
+            threshold_rate: mode.threshold(band, params.rate()),
+            target_ns: cobalt.target,
+            interval_ns: cobalt.interval,
+            quantum: mode.quantum(band),
+            sparse_flows,
+            bulk_flows,
+        })
     }
 
     /// Scheduler-wide counters.
@@ -2571,6 +2602,43 @@ mod tests {
         }
         check_bands(&old, false);
         assert_eq!(old.totals().backlog_packets, 0);
+    }
+
+    #[test]
+    fn a_band_shows_its_threshold_and_cobalt_fitted_to_it() {
+        // 1 Mbit/s tin in diffserv4: bulk's threshold is 62.5 kbit/s,
+        // where a 1514-byte packet takes 194 ms, so COBALT's target is
+        // 1.5 times that (CAKE's cake_set_rate), the interval twice it.
+        let mut s = diffserv(2, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(1, 125_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        s.enqueue(1, dscp_pkt(1, 1, 100, 8), keys(1), 0, &mut sink)
+            .unwrap();
+        let bulk = s.band(1, 1).unwrap();
+        assert_eq!(bulk.threshold_rate, 125_000 / 16);
+        assert_eq!(bulk.quantum, 64);
+        assert_eq!((bulk.sparse_flows, bulk.stats.backlog_packets), (1, 1));
+        let mtu_time = 1514 * 1_000_000_000 / (125_000 / 16);
+        assert!(
+            bulk.target_ns.abs_diff(mtu_time * 3 / 2) < 20_000,
+            "{bulk:?}"
+        );
+        assert_eq!(bulk.interval_ns, 2 * bulk.target_ns);
+        let be = s.band(1, 0).unwrap();
+        assert_eq!(be.threshold_rate, 125_000);
+        let voice = s.band(1, 3).unwrap();
+        assert_eq!(voice.threshold_rate, 125_000 / 4);
+        assert!(voice.target_ns < bulk.target_ns && be.target_ns < voice.target_ns);
+        // An uncapped tin on an unlimited link: no thresholds, the
+        // configured target, CAKE's quanta.
+        let free = s.band(0, 2).unwrap();
+        assert_eq!((free.threshold_rate, free.quantum), (0, 512));
+        assert_eq!(free.target_ns, CobaltConfig::default().target_ns);
+        assert_eq!(s.band(1, 4), None);
+        assert_eq!(s.band(2, 0), None);
+        let s = sched(1, 0);
+        let one = s.band(0, 0).unwrap();
+        assert_eq!((one.quantum, one.threshold_rate), (65535, 0));
     }
 
     #[test]

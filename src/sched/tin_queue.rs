@@ -404,9 +404,8 @@ impl<'a> Bands<'a> {
                 flow_quantum: params.flow_quantum,
             };
         }
-        let mtu_time = self.mode.at_threshold(b, params.cobalt.mtu_time);
         BandParams {
-            cobalt: CobaltParams::for_mtu_time(&self.cobalt, mtu_time),
+            cobalt: band_cobalt(self.mode, &self.cobalt, params, b),
             flow_quantum: flow_quantum_for(self.mode.threshold(b, params.rate)),
         }
     }
@@ -416,6 +415,22 @@ impl<'a> Bands<'a> {
         let at_tin_rate = self.rate.duration_ns(u64::from(len));
         self.mode.at_threshold(b, at_tin_rate)
     }
+}
+
+/// COBALT parameters of band `b` of a tin with `params` in `mode`, as
+/// `cake_set_rate` fits them to the band's threshold rate (band 0's are
+/// the tin's): the tin's MTU time scaled to the threshold, so no division.
+pub fn band_cobalt(
+    mode: DiffservMode,
+    cobalt: &CobaltConfig,
+    params: &TinParams,
+    b: u8,
+) -> CobaltParams {
+    if b == 0 {
+        return params.cobalt;
+    }
+    let mtu_time = mode.at_threshold(b, params.cobalt.mtu_time);
+    CobaltParams::for_mtu_time(cobalt, mtu_time)
 }
 
 /// `b` if `state` has that band, else 0 (a defensive default: bands come
