@@ -196,8 +196,12 @@ impl BandTurn {
 
     /// `cake_advance_shaper` for the band: `dur` ns at its threshold rate
     /// for the packet just sent. Behind the clock it catches up one packet
-    /// at a time, as in CAKE.
-    pub(crate) fn charge(&mut self, dur: u64, now: u64) {
+    /// at a time, as in CAKE, but from no further back than `max_lag` ns
+    /// (the scheduler's, as its shapers have): a band that went without
+    /// its share for long, or whose tin was unshaped for a while, keeps its
+    /// priority for a bounded burst, not for as long as it lagged.
+    pub(crate) fn charge(&mut self, dur: u64, now: u64, max_lag: u64) {
+        self.time_next = self.time_next.max(now.saturating_sub(max_lag));
         let end = now.saturating_add(dur);
         if self.time_next < now {
             self.time_next = self.time_next.saturating_add(dur);
@@ -320,13 +324,15 @@ mod tests {
     #[test]
     fn charge_catches_up_and_never_runs_ahead_of_now_plus_dur() {
         let mut b = band(true, 100);
-        b.charge(50, 1000);
+        b.charge(50, 1000, 10_000);
         assert_eq!(b.time_next, 150, "behind the clock: one packet on");
+        b.charge(50, 1000, 300);
+        assert_eq!(b.time_next, 750, "from no further back than the lag");
         b.time_next = 1010;
-        b.charge(50, 1000);
+        b.charge(50, 1000, 300);
         assert_eq!(b.time_next, 1050);
         b.time_next = 5000;
-        b.charge(50, 1000);
+        b.charge(50, 1000, 300);
         assert_eq!(b.time_next, 5000, "far ahead: CAKE leaves it");
         b.wake(1, 6000);
         assert_eq!(b.time_next, 5000, "a band with packets keeps its time");

@@ -601,7 +601,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let state = band_state(&mut self.bands, n, tin);
         let turns = band_state(&mut self.band_turns, n, tin);
         let rate = sending_rate(&t.shaper, &self.link);
-        let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
+        let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
+            .with_max_lag(self.cfg.max_lag_ns);
         let res = t.queue.enqueue_banded(
             tin,
             &mut self.table,
@@ -699,7 +700,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let state = band_state(&mut self.bands, n, tin);
             let turns = band_state(&mut self.band_turns, n, tin);
             let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
+            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
+                .with_max_lag(self.cfg.max_lag_ns);
             let got = t.queue.dequeue_banded(
                 tin,
                 &mut self.table,
@@ -973,7 +975,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let state = band_state(&mut self.bands, n, tin);
             let turns = band_state(&mut self.band_turns, n, tin);
             let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
+            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
+                .with_max_lag(self.cfg.max_lag_ns);
             t.queue
                 .reset_banded(tin, &mut self.table, &mut bands, &mut |p, r| {
                     account_drop(totals, mb, tin, &p, r);
@@ -1348,7 +1351,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let state = band_state(&mut self.bands, n, fat);
             let turns = band_state(&mut self.band_turns, n, fat);
             let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate);
+            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
+                .with_max_lag(self.cfg.max_lag_ns);
             let Some((p, slot)) =
                 t.queue
                     .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)

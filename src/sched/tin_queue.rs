@@ -335,6 +335,8 @@ pub struct Bands<'a> {
     state: &'a mut [Band],
     cobalt: CobaltConfig,
     rate: Rate,
+    /// How far a band's threshold time may lag the clock (ns).
+    max_lag: u64,
 }
 
 impl<'a> Bands<'a> {
@@ -357,7 +359,15 @@ impl<'a> Bands<'a> {
             state,
             cobalt,
             rate,
+            max_lag: 0,
         }
+    }
+
+    /// Lets a band's threshold time lag the clock by up to `ns` (default
+    /// 0); the scheduler passes its `max_lag_ns`.
+    pub fn with_max_lag(mut self, ns: u64) -> Self {
+        self.max_lag = ns;
+        self
     }
 
     /// One band, DSCP ignored: the tin's queueing as before bands.
@@ -368,6 +378,7 @@ impl<'a> Bands<'a> {
             state: &mut [],
             cobalt: CobaltConfig::new(0, 0),
             rate: Rate::UNLIMITED,
+            max_lag: 0,
         }
     }
 
@@ -944,9 +955,10 @@ impl TinQueue {
             let (got, dropped) = self.serve(tin, table, params, bands, b, &bp, now, sink);
             let charged = dropped.saturating_add(got.as_ref().map_or(0, |p| p.adjusted_len()));
             let dur = bands.threshold_time(b, charged);
+            let max_lag = bands.max_lag;
             if let Some(turn) = bands.turns.get_mut(usize::from(b)) {
                 if params.rate != 0 {
-                    turn.charge(dur, now);
+                    turn.charge(dur, now, max_lag);
                 } else {
                     let c = i32::try_from(charged).unwrap_or(i32::MAX);
                     turn.deficit = turn.deficit.saturating_sub(c);
