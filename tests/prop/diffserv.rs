@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Diffserv bands under random traffic with random DSCPs, rates (shaped
-//! and unshaped tins), ingress mode, the memory limit, and random mode
-//! changes through `take_over`: every band's accounting balances, the
+//! and unshaped tins), ingress mode, the memory limit, resets, and random
+//! mode changes through `take_over`: every band's accounting balances, the
 //! bands together hold their tin's backlog and account for its history,
 //! no packet is lost or duplicated, and a flow of one DSCP keeps its order.
 
@@ -39,6 +39,7 @@ enum Op {
         mode: DiffservMode,
         big_pool: bool,
     },
+    Reset,
 }
 
 fn mode() -> impl Strategy<Value = DiffservMode> {
@@ -63,6 +64,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::Ingress),
         4 => (mode(), proptest::bool::weighted(0.8))
             .prop_map(|(mode, big_pool)| Op::Mode { mode, big_pool }),
+        1 => Just(Op::Reset),
     ]
 }
 
@@ -182,6 +184,7 @@ proptest! {
                 Op::TinRate { tin, rate } => prop_assert!(s.set_tin_rate(tin, rate, now)),
                 Op::LinkRate(r) => s.set_link_rate(r, now),
                 Op::Ingress(on) => s.set_ingress(on),
+                Op::Reset => s.reset(&mut |p, r| back.push((p, r))),
                 Op::Mode { mode, big_pool } => {
                     changes += 1;
                     let cfg = SchedConfig { diffserv: mode, ..config(mode, big_pool) };
