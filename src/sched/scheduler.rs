@@ -597,12 +597,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let totals = &mut self.totals;
         let mb = &mut self.mem;
         let mut dropped_len = 0u32;
-        let n = bands_per_tin(self.cfg.diffserv);
-        let state = band_state(&mut self.bands, n, tin);
-        let turns = band_state(&mut self.band_turns, n, tin);
-        let rate = sending_rate(&t.shaper, &self.link);
-        let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
-            .with_max_lag(self.cfg.max_lag_ns);
+        let (turns, state) = (&mut self.band_turns, &mut self.bands);
+        let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
         let res = t.queue.enqueue_banded(
             tin,
             &mut self.table,
@@ -696,12 +692,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let mb = &mut self.mem;
             let mut dropped_len = 0u32;
             let marks_before = t.queue.stats().ecn_marks;
-            let n = bands_per_tin(self.cfg.diffserv);
-            let state = band_state(&mut self.bands, n, tin);
-            let turns = band_state(&mut self.band_turns, n, tin);
-            let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
-                .with_max_lag(self.cfg.max_lag_ns);
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
             let got = t.queue.dequeue_banded(
                 tin,
                 &mut self.table,
@@ -971,12 +963,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             };
             let totals = &mut self.totals;
             let mb = &mut self.mem;
-            let n = bands_per_tin(self.cfg.diffserv);
-            let state = band_state(&mut self.bands, n, tin);
-            let turns = band_state(&mut self.band_turns, n, tin);
-            let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
-                .with_max_lag(self.cfg.max_lag_ns);
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
             t.queue
                 .reset_banded(tin, &mut self.table, &mut bands, &mut |p, r| {
                     account_drop(totals, mb, tin, &p, r);
@@ -1347,12 +1335,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let Some(t) = self.tins.get_mut(fat as usize) else {
                 break;
             };
-            let n = bands_per_tin(self.cfg.diffserv);
-            let state = band_state(&mut self.bands, n, fat);
-            let turns = band_state(&mut self.band_turns, n, fat);
-            let rate = sending_rate(&t.shaper, &self.link);
-            let mut bands = Bands::new(self.cfg.diffserv, turns, state, self.cfg.cobalt, rate)
-                .with_max_lag(self.cfg.max_lag_ns);
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, fat, &t.shaper, &self.link);
             let Some((p, slot)) =
                 t.queue
                     .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)
@@ -1399,6 +1383,27 @@ fn sending_rate(tin: &Shaper, link: &Shaper) -> Rate {
     } else {
         t
     }
+}
+
+/// Tin `tin`'s bands in `turns` and `state` (the scheduler's arrays), as
+/// its queueing takes them; none (besteffort) in a one-band mode.
+#[inline(always)]
+fn bands_of<'a>(
+    cfg: &SchedConfig,
+    turns: &'a mut [BandTurn],
+    state: &'a mut [Band],
+    tin: u32,
+    tin_shaper: &Shaper,
+    link: &Shaper,
+) -> Bands<'a> {
+    let n = bands_per_tin(cfg.diffserv);
+    if n == 0 {
+        return Bands::besteffort();
+    }
+    let rate = sending_rate(tin_shaper, link);
+    let turns = band_state(turns, n, tin);
+    let state = band_state(state, n, tin);
+    Bands::new(cfg.diffserv, turns, state, cfg.cobalt, rate).with_max_lag(cfg.max_lag_ns)
 }
 
 /// Rebuilds `t`'s parameters if scheduler-wide settings changed since they

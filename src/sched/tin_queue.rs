@@ -505,11 +505,42 @@ fn ewma(avg: u64, sample: u64, shift: u32) -> u64 {
     avg.wrapping_sub(part(avg)).saturating_add(part(sample))
 }
 
+// The packet path comes in two instances, `BANDED` or not, so that a
+// besteffort tin runs the code it ran before bands, with no band lookups.
+
 /// The DRR++ lists of band `b`: its own with band state, else the tin's.
-fn lists_of<'a>(own: &'a mut FlowLists, state: &'a mut [Band], b: u8) -> &'a mut FlowLists {
+#[inline(always)]
+fn lists_of<'a, const BANDED: bool>(
+    own: &'a mut FlowLists,
+    state: &'a mut [Band],
+    b: u8,
+) -> &'a mut FlowLists {
+    if !BANDED {
+        return own;
+    }
     match state.get_mut(usize::from(b)) {
         Some(band) => &mut band.lists,
         None => own,
+    }
+}
+
+/// Band `b`'s turn, if `BANDED` and it has one.
+#[inline(always)]
+fn turn_of<const BANDED: bool>(turns: &mut [BandTurn], b: u8) -> Option<&mut BandTurn> {
+    if BANDED {
+        turns.get_mut(usize::from(b))
+    } else {
+        None
+    }
+}
+
+/// Band `b`'s lists and counters, if `BANDED` and it has them.
+#[inline(always)]
+fn band_of<const BANDED: bool>(state: &mut [Band], b: u8) -> Option<&mut Band> {
+    if BANDED {
+        state.get_mut(usize::from(b))
+    } else {
+        None
     }
 }
 
@@ -591,7 +622,7 @@ impl TinQueue {
 
     /// Moves flow `idx` (on the list of `from`) to the tail of `to`'s list
     /// of its band.
-    fn move_flow<Q: PacketQueue, A: SliceAlloc>(
+    fn move_flow<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
         state: &mut [Band],
@@ -600,7 +631,7 @@ impl TinQueue {
         to: FlowSet,
     ) {
         let b = table.slot(idx).map_or(0, |s| s.band);
-        let lists = lists_of(&mut self.lists, state, b);
+        let lists = lists_of::<BANDED>(&mut self.lists, state, b);
         if let Some(l) = lists.of(from) {
             table.unlink(l, idx);
         }
@@ -676,7 +707,7 @@ impl TinQueue {
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> Result<u32, Q::Packet> {
         let mut bands = Bands::besteffort();
-        self.enqueue_banded(tin, table, params, &mut bands, pkt, keys, now, sink)
+        self.enqueue_in::<false, Q, A>(tin, table, params, &mut bands, pkt, keys, now, sink)
     }
 
     /// [`enqueue`](Self::enqueue) into the band of the packet's DSCP
@@ -697,12 +728,37 @@ impl TinQueue {
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
         bands: &mut Bands<'_>,
+        pkt: Q::Packet,
+        keys: FlowKeys,
+        now: u64,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+    ) -> Result<u32, Q::Packet> {
+        if bands.state.is_empty() {
+            return self.enqueue(tin, table, params, pkt, keys, now, sink);
+        }
+        self.enqueue_in::<true, Q, A>(tin, table, params, bands, pkt, keys, now, sink)
+    }
+
+    /// [`enqueue_banded`](Self::enqueue_banded), its `BANDED` or
+    /// besteffort instance.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn enqueue_in<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        bands: &mut Bands<'_>,
         mut pkt: Q::Packet,
         keys: FlowKeys,
         now: u64,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> Result<u32, Q::Packet> {
-        let b = bands.band_for(pkt.dscp());
+        let b = if BANDED {
+            bands.band_for(pkt.dscp())
+        } else {
+            0
+        };
         let Some(idx) = self.slot_for(tin, table, params, &keys, b) else {
             return Err(pkt);
         };
@@ -720,7 +776,7 @@ impl TinQueue {
                 let olen = old.len();
                 slot.backlog = slot.backlog.saturating_sub(olen);
                 slot.packets = slot.packets.saturating_sub(1);
-                if let Some(band) = bands.state.get_mut(usize::from(slot.band)) {
+                if let Some(band) = band_of::<BANDED>(bands.state, slot.band) {
                     band.stats.dropped(olen);
                 }
                 let st = &mut self.stats;
@@ -735,18 +791,18 @@ impl TinQueue {
         let st = &mut self.stats;
         st.packets = st.packets.wrapping_add(1);
         st.bytes = st.bytes.wrapping_add(u64::from(len));
-        self.append(tin, table, params, bands, idx, b, pkt, now, true);
+        self.append::<BANDED, Q, A>(tin, table, params, bands, idx, b, pkt, now);
         Ok(idx)
     }
 
     /// Appends `pkt` to flow slot `idx` (found by `slot_for` for band `b`),
     /// putting a flow that was not queued on its band's sparse list. A
     /// slot not queued takes band `b`; a busy one keeps its own. Counts it
-    /// in the backlog, as accepted by its band if `accept`, not as
-    /// accepted by the tin (the caller does).
+    /// in the backlog and as accepted by its band, not as accepted by the
+    /// tin (the caller does).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn append<Q: PacketQueue, A: SliceAlloc>(
+    fn append<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
@@ -756,31 +812,33 @@ impl TinQueue {
         b: u8,
         pkt: Q::Packet,
         now: u64,
-        accept: bool,
     ) {
         let len = pkt.len();
         let Some(slot) = table.slot_mut(idx) else {
             return;
         };
         let set = slot.set;
-        if set == FlowSet::None {
+        let b = if BANDED {
+            if set == FlowSet::None {
+                slot.band = b;
+            }
+            let b = index_in(bands.state, slot.band);
             slot.band = b;
-        }
-        let b = index_in(bands.state, slot.band);
-        slot.band = b;
+            b
+        } else {
+            0
+        };
         slot.queue.push_back(pkt);
         slot.backlog = slot.backlog.saturating_add(len);
         slot.packets = slot.packets.saturating_add(1);
         let blue_active = slot.cvars.p_drop() != 0;
         table.fat_update(&mut self.fat, idx);
 
-        let mut band = bands.band(b);
+        let mut band = if BANDED { bands.band(b) } else { None };
         if let Some((turn, band)) = band.as_mut() {
             turn.wake(band.stats.backlog_packets, now);
             band.stats.queue(len);
-            if accept {
-                band.stats.accept(len);
-            }
+            band.stats.accept(len);
         }
         let st = &mut self.stats;
         st.backlog_bytes = st.backlog_bytes.wrapping_add(u64::from(len));
@@ -801,8 +859,12 @@ impl TinQueue {
                 if let Some((turn, _)) = band {
                     turn.sparse_flows = turn.sparse_flows.wrapping_add(1);
                 }
-                self.move_flow(table, bands.state, idx, set, FlowSet::Sparse);
-                let fq = bands.flow_quantum(params, b);
+                self.move_flow::<BANDED, Q, A>(table, bands.state, idx, set, FlowSet::Sparse);
+                let fq = if BANDED {
+                    bands.flow_quantum(params, b)
+                } else {
+                    params.flow_quantum
+                };
                 let q = self.quantum(tin, table, fq, idx);
                 if let Some(s) = table.slot_mut(idx) {
                     s.deficit = q;
@@ -850,7 +912,11 @@ impl TinQueue {
         if table.slot(idx).is_none() {
             return Err(pkt);
         }
-        self.append(tin, table, params, bands, idx, b, pkt, now, true);
+        if bands.state.is_empty() {
+            self.append::<false, Q, A>(tin, table, params, bands, idx, b, pkt, now);
+        } else {
+            self.append::<true, Q, A>(tin, table, params, bands, idx, b, pkt, now);
+        }
         Ok(())
     }
 
@@ -915,7 +981,9 @@ impl TinQueue {
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> Option<Q::Packet> {
         let mut bands = Bands::besteffort();
-        self.dequeue_banded(tin, table, params, &mut bands, now, sink)
+        let (cobalt, fq) = (&params.cobalt, params.flow_quantum);
+        self.serve::<false, Q, A>(tin, table, params, &mut bands, 0, cobalt, fq, now, sink)
+            .0
     }
 
     /// [`dequeue`](Self::dequeue) from the band CAKE would choose: with a
@@ -933,8 +1001,7 @@ impl TinQueue {
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> Option<Q::Packet> {
         if bands.state.is_empty() {
-            let bp = bands.params(params, 0);
-            return self.serve(tin, table, params, bands, 0, &bp, now, sink).0;
+            return self.dequeue(tin, table, params, now, sink);
         }
         // Each choice that yields nothing has emptied a band's lists of
         // flows with packets, so there are at most as many as bands.
@@ -952,7 +1019,9 @@ impl TinQueue {
                 select_drr(bands.turns, &mut self.cur_band, bands.mode)
             }?;
             let bp = bands.params(params, b);
-            let (got, dropped) = self.serve(tin, table, params, bands, b, &bp, now, sink);
+            let (cobalt, fq) = (&bp.cobalt, bp.flow_quantum);
+            let (got, dropped) =
+                self.serve::<true, Q, A>(tin, table, params, bands, b, cobalt, fq, now, sink);
             let charged = dropped.saturating_add(got.as_ref().map_or(0, |p| p.adjusted_len()));
             let dur = bands.threshold_time(b, charged);
             let max_lag = bands.max_lag;
@@ -975,14 +1044,16 @@ impl TinQueue {
     /// `None` if it has none to give, with the adjusted bytes COBALT
     /// dropped that count as sent (ingress mode).
     #[allow(clippy::too_many_arguments)]
-    fn serve<Q: PacketQueue, A: SliceAlloc>(
+    #[inline(always)]
+    fn serve<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
         bands: &mut Bands<'_>,
         b: u8,
-        bp: &BandParams,
+        cobalt: &CobaltParams,
+        flow_quantum: u32,
         now: u64,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> (Option<Q::Packet>, u32) {
@@ -995,7 +1066,7 @@ impl TinQueue {
             .saturating_add(table.slot_count())
             .saturating_add(2);
         for _ in 0..bound {
-            let (sparse, bulk) = match bands.turns.get(usize::from(b)) {
+            let (sparse, bulk) = match turn_of::<BANDED>(bands.turns, b) {
                 Some(turn) => (turn.sparse_flows, turn.bulk_flows),
                 None => (self.stats.sparse_flows, self.stats.bulk_flows),
             };
@@ -1005,7 +1076,7 @@ impl TinQueue {
                 }
                 return (None, charged);
             }
-            let lists = lists_of(&mut self.lists, bands.state, b);
+            let lists = lists_of::<BANDED>(&mut self.lists, bands.state, b);
             // Decaying flows get one look per call so their state decays.
             let idx = if first_flow && !lists.decaying.is_empty() {
                 lists.decaying.head
@@ -1030,7 +1101,7 @@ impl TinQueue {
                         let st = &mut self.stats;
                         st.sparse_flows = st.sparse_flows.saturating_sub(1);
                         st.bulk_flows = st.bulk_flows.wrapping_add(1);
-                        if let Some(turn) = bands.turns.get_mut(usize::from(b)) {
+                        if let Some(turn) = turn_of::<BANDED>(bands.turns, b) {
                             turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
                             turn.bulk_flows = turn.bulk_flows.wrapping_add(1);
                         }
@@ -1041,11 +1112,11 @@ impl TinQueue {
                     FlowSet::Decaying => to = FlowSet::Decaying,
                     _ => to = set,
                 }
-                let q = self.quantum(tin, table, bp.flow_quantum, idx);
+                let q = self.quantum(tin, table, flow_quantum, idx);
                 if let Some(s) = table.slot_mut(idx) {
                     s.deficit = s.deficit.saturating_add(q);
                 }
-                self.move_flow(table, bands.state, idx, set, to);
+                self.move_flow::<BANDED, Q, A>(table, bands.state, idx, set, to);
                 continue;
             }
 
@@ -1056,7 +1127,7 @@ impl TinQueue {
                     return (None, charged);
                 };
                 let Some(mut pkt) = slot.queue.pop_front() else {
-                    self.flow_emptied(table, bands, &bp.cobalt, idx, now);
+                    self.flow_emptied::<BANDED, Q, A>(table, bands, cobalt, idx, now);
                     break;
                 };
                 let len = pkt.len();
@@ -1066,15 +1137,13 @@ impl TinQueue {
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(len));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
                 let rand = self.rand(tin);
-                let bulk = match (params.ingress, bands.turns.get(usize::from(b))) {
+                let bulk = match (params.ingress, turn_of::<BANDED>(bands.turns, b)) {
                     (false, _) => 0,
                     (true, Some(turn)) => turn.bulk_flows,
                     (true, None) => self.stats.bulk_flows,
                 };
-                let band = bands.state.get_mut(usize::from(b));
-                let drop = slot
-                    .cvars
-                    .should_drop(&bp.cobalt, now, &mut pkt, bulk, rand);
+                let band = band_of::<BANDED>(bands.state, b);
+                let drop = slot.cvars.should_drop(cobalt, now, &mut pkt, bulk, rand);
                 // The last packet of a flow is never dropped (only marked).
                 if drop && slot.packets != 0 {
                     if params.ingress {
@@ -1130,7 +1199,7 @@ impl TinQueue {
     /// DRR++ found flow `idx` empty: keep it on its band's decaying list
     /// until its COBALT state (parameters `cobalt`) rests, else give the
     /// slot back.
-    fn flow_emptied<Q: PacketQueue, A: SliceAlloc>(
+    fn flow_emptied<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
         bands: &mut Bands<'_>,
@@ -1148,7 +1217,7 @@ impl TinQueue {
         }
         let at_rest = slot.cvars.at_rest(now);
         let st = &mut self.stats;
-        let turn = bands.turns.get_mut(usize::from(b));
+        let turn = turn_of::<BANDED>(bands.turns, b);
         match set {
             FlowSet::Sparse | FlowSet::SparseWait => {
                 st.sparse_flows = st.sparse_flows.saturating_sub(1);
@@ -1169,7 +1238,7 @@ impl TinQueue {
             table.flow_bulk(idx, false);
         }
         if at_rest {
-            if let Some(l) = lists_of(&mut self.lists, bands.state, b).of(set) {
+            if let Some(l) = lists_of::<BANDED>(&mut self.lists, bands.state, b).of(set) {
                 table.unlink(l, idx);
             }
             // Already uncounted from bulk above: free it as a plain slot.
@@ -1179,7 +1248,7 @@ impl TinQueue {
             table.release(idx);
         } else {
             self.stats.decaying_flows = self.stats.decaying_flows.wrapping_add(1);
-            self.move_flow(table, bands.state, idx, set, FlowSet::Decaying);
+            self.move_flow::<BANDED, Q, A>(table, bands.state, idx, set, FlowSet::Decaying);
         }
     }
 
