@@ -597,22 +597,22 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let totals = &mut self.totals;
         let mb = &mut self.mem;
         let mut dropped_len = 0u32;
-        let (turns, state) = (&mut self.band_turns, &mut self.bands);
-        let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
-        let res = t.queue.enqueue_banded(
-            tin,
-            &mut self.table,
-            &t.params,
-            &mut bands,
-            pkt,
-            keys,
-            now,
-            &mut |p, r| {
-                account_drop(totals, mb, tin, &p, r);
-                dropped_len = dropped_len.saturating_add(p.adjusted_len());
-                sink(p, r);
-            },
-        );
+        let mut on_drop = |p: Q::Packet, r| {
+            account_drop(totals, mb, tin, &p, r);
+            dropped_len = dropped_len.saturating_add(p.adjusted_len());
+            sink(p, r);
+        };
+        let table = &mut self.table;
+        let res = if bands_per_tin(self.cfg.diffserv) == 0 {
+            t.queue
+                .enqueue(tin, table, &t.params, pkt, keys, now, &mut on_drop)
+        } else {
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+            let p = &t.params;
+            t.queue
+                .enqueue_banded(tin, table, p, &mut bands, pkt, keys, now, &mut on_drop)
+        };
         if self.cfg.ingress && dropped_len != 0 {
             let lag = self.cfg.max_lag_ns;
             charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
@@ -692,20 +692,21 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let mb = &mut self.mem;
             let mut dropped_len = 0u32;
             let marks_before = t.queue.stats().ecn_marks;
-            let (turns, state) = (&mut self.band_turns, &mut self.bands);
-            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
-            let got = t.queue.dequeue_banded(
-                tin,
-                &mut self.table,
-                &t.params,
-                &mut bands,
-                now,
-                &mut |p, r| {
-                    account_drop(totals, mb, tin, &p, r);
-                    dropped_len = dropped_len.saturating_add(p.adjusted_len());
-                    sink(p, r);
-                },
-            );
+            let mut on_drop = |p: Q::Packet, r| {
+                account_drop(totals, mb, tin, &p, r);
+                dropped_len = dropped_len.saturating_add(p.adjusted_len());
+                sink(p, r);
+            };
+            let table = &mut self.table;
+            let got = if bands_per_tin(self.cfg.diffserv) == 0 {
+                t.queue.dequeue(tin, table, &t.params, now, &mut on_drop)
+            } else {
+                let (turns, state) = (&mut self.band_turns, &mut self.bands);
+                let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+                let p = &t.params;
+                t.queue
+                    .dequeue_banded(tin, table, p, &mut bands, now, &mut on_drop)
+            };
             let marks = t.queue.stats().ecn_marks.wrapping_sub(marks_before);
             self.totals.ecn_marks = self.totals.ecn_marks.saturating_add(u64::from(marks));
             if self.cfg.ingress && dropped_len != 0 {

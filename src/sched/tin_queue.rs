@@ -370,13 +370,16 @@ impl<'a> Bands<'a> {
         self
     }
 
-    /// One band, DSCP ignored: the tin's queueing as before bands.
+    /// One band, DSCP ignored: the tin's queueing as before bands. Built
+    /// from constants only: the besteffort packet path builds one per call.
+    #[inline(always)]
     pub fn besteffort() -> Bands<'static> {
+        const UNUSED: CobaltConfig = CobaltConfig::new(0, 0);
         Bands {
             mode: DiffservMode::Besteffort,
             turns: &mut [],
             state: &mut [],
-            cobalt: CobaltConfig::new(0, 0),
+            cobalt: UNUSED,
             rate: Rate::UNLIMITED,
             max_lag: 0,
         }
