@@ -236,6 +236,26 @@ pub(crate) fn select_shaped(bands: &[BandTurn], now: u64) -> Option<u8> {
     due.or(first.map(|(i, _)| i))
 }
 
+/// The band the unshaped choice will most likely make from `cur`, without
+/// changing anything (for prefetching): the first with flows and credit,
+/// else the first with flows.
+pub(crate) fn peek_drr(bands: &[BandTurn], cur: u8) -> Option<u8> {
+    let n = bands.len();
+    let from = usize::from(cur).min(n);
+    let order = || {
+        bands
+            .iter()
+            .enumerate()
+            .skip(from)
+            .chain(bands.iter().enumerate().take(from))
+    };
+    let pick = order()
+        .find(|(_, b)| b.has_flows() && b.deficit >= 0)
+        .or_else(|| order().find(|(_, b)| b.has_flows()));
+    // A tin has at most MAX_BANDS bands: the index fits.
+    pick.map(|(i, _)| i as u8)
+}
+
 /// Passes over the bands the unshaped choice makes at most. A band's
 /// deficit is at least minus one packet (64 KiB GSO), so with CAKE's
 /// smallest quantum (64) it is positive again after 1024 passes.

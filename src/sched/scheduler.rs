@@ -759,7 +759,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             if self.drr.head() != Some(tin) || self.drr.deficit(tin) <= 0 {
                 // `tin`'s turn is over: the pipeline moves one tin on.
-                self.prefetch_upcoming(tin);
+                self.prefetch_upcoming(tin, now);
             }
             return Dequeued::Packet(p);
         }
@@ -1230,7 +1230,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// (its tin loaded a turn earlier), and the packet and host counts of
     /// the next (its slot loaded a turn earlier). Only hints: an order that
     /// changes in between costs a wasted load, nothing else.
-    fn prefetch_upcoming(&self, served: u32) {
+    fn prefetch_upcoming(&self, served: u32, now: u64) {
         let mut next = [NIL; PREFETCH_DEPTH];
         let mut n = 0;
         let mut on_ring = match self.drr.head() {
@@ -1264,22 +1264,40 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 self.calendar.prefetch(third);
             }
         }
-        let flow = |t: u32| self.tins.get(t as usize).and_then(|t| t.queue.next_flow());
-        if let Some(f) = flow(second) {
-            self.table.prefetch_slot(f);
-        }
-        // With bands, the lists and counters of the second's bands (its
-        // turns were loaded a turn earlier; which band it serves is known
-        // only when it does).
         let n = bands_per_tin(self.cfg.diffserv);
-        let start = (second as usize).saturating_mul(n);
-        if let Some(bands) = self.bands.get(start..start.saturating_add(n)) {
+        if n == 0 {
+            let flow = |t: u32| self.tins.get(t as usize).and_then(|t| t.queue.next_flow());
+            if let Some(f) = flow(second) {
+                self.table.prefetch_slot(f);
+            }
+            if let Some(f) = flow(first) {
+                self.table.prefetch_slot_data(f);
+            }
+            return;
+        }
+        // With bands the chain has one more link (the tin's turns, then its
+        // bands, then a flow): the second's bands (its turns were loaded a
+        // turn earlier), and the slot of the flow the first will likely
+        // serve, from the band it will likely choose (its bands were loaded
+        // a turn earlier).
+        let range = |t: u32| {
+            let start = (t as usize).saturating_mul(n);
+            start..start.saturating_add(n)
+        };
+        if let Some(bands) = self.bands.get(range(second)) {
             if !bands.is_empty() {
                 A::prefetch(bands);
             }
         }
-        if let Some(f) = flow(first) {
-            self.table.prefetch_slot_data(f);
+        let first_flow = (|| {
+            let tin = self.tins.get(first as usize)?;
+            let turns = self.band_turns.get(range(first))?;
+            let state = self.bands.get(range(first))?;
+            let shaped = tin.params().rate() != 0;
+            tin.queue.next_banded_flow(turns, state, shaped, now)
+        })();
+        if let Some(f) = first_flow {
+            self.table.prefetch_slot(f);
         }
     }
 

@@ -20,7 +20,7 @@
 
 use crate::sched::ack_filter::{self, AckFilterMode};
 use crate::sched::alloc::SliceAlloc;
-use crate::sched::band::{select_drr, select_shaped, Band, BandTurn, FlowLists};
+use crate::sched::band::{peek_drr, select_drr, select_shaped, Band, BandTurn, FlowLists};
 use crate::sched::cobalt::{CobaltConfig, CobaltParams};
 use crate::sched::diffserv::{DiffservMode, MAX_BANDS};
 use crate::sched::flow_table::{FatIndex, FlowList, FlowSet, FlowTable, WayStats, NONE};
@@ -584,6 +584,29 @@ impl TinQueue {
             self.lists.new.head
         } else {
             self.lists.old.head
+        };
+        (idx != NONE).then_some(idx)
+    }
+
+    /// With bands: the flow the next `dequeue` at `now` will most likely
+    /// serve, from the band it will likely choose, for prefetching.
+    pub(crate) fn next_banded_flow(
+        &self,
+        turns: &[BandTurn],
+        state: &[Band],
+        shaped: bool,
+        now: u64,
+    ) -> Option<u32> {
+        let b = if shaped {
+            select_shaped(turns, now)
+        } else {
+            peek_drr(turns, self.cur_band)
+        }?;
+        let lists = &state.get(usize::from(b))?.lists;
+        let idx = if lists.new.head != NONE {
+            lists.new.head
+        } else {
+            lists.old.head
         };
         (idx != NONE).then_some(idx)
     }
