@@ -2664,9 +2664,18 @@ mod tests {
         assert_eq!(free.target_ns, CobaltConfig::default().target_ns);
         assert_eq!(s.band(1, 4), None);
         assert_eq!(s.band(2, 0), None);
-        let s = sched(1, 0);
-        let one = s.band(0, 0).unwrap();
+        let s1 = sched(1, 0);
+        let one = s1.band(0, 0).unwrap();
         assert_eq!((one.quantum, one.threshold_rate), (65535, 0));
+        // A new tin rate re-derives the thresholds, queued packets or not.
+        s.set_tin_rate(1, 1_250_000, 0);
+        let bulk = s.band(1, 1).unwrap();
+        assert_eq!(bulk.threshold_rate, 1_250_000 / 16);
+        assert_eq!(bulk.stats.backlog_packets, 1);
+        // A tin without a cap of its own takes them from the link.
+        s.set_link_rate(2_000_000, 0);
+        assert_eq!(s.band(0, 2).unwrap().threshold_rate, 1_000_000);
+        assert_eq!(s.band(1, 2).unwrap().threshold_rate, 625_000);
     }
 
     #[test]

@@ -199,3 +199,35 @@ fn bands_never_lift_a_tin_over_its_rate_or_into_another() {
         }
     }
 }
+
+#[test]
+fn hosts_share_each_band_by_their_flows_in_it() {
+    // Host isolation counts hosts per band, as CAKE counts them per
+    // class: host A's two CS1 flows must not shrink the quantum of its
+    // best-effort flow, which shares band 0 evenly with host B's. (Sim
+    // flows `f` come from host `f % 3`: flows 0, 3 and 6 are host A's,
+    // flow 1 host B's; all go to one host, so isolating sources only
+    // shows it.) Control: besteffort, where all four flows are one band
+    // and host A's three share what host B's one gets.
+    for mode in [DiffservMode::Diffserv4, DiffservMode::Besteffort] {
+        let c = SchedConfig {
+            flow_mode: FlowMode::DualSrcHost,
+            ..diffserv_cfg(1, 0, mode)
+        };
+        let mut sim = Sim::new(c);
+        sim.s.set_tin_rate(0, mbit(20), 0);
+        sim.add_dscp(0, 0, greedy(), DF);
+        sim.add_dscp(0, 1, greedy(), DF);
+        sim.add_dscp(0, 3, greedy(), CS1);
+        sim.add_dscp(0, 6, greedy(), CS1);
+        sim.run(SEC, 6 * SEC);
+        let (a, b) = (rate_of(&sim, 0, 0..1), rate_of(&sim, 0, 1..2));
+        let what = format!("{mode:?}: host A's DF flow over host B's");
+        let want = if mode == DiffservMode::Besteffort {
+            1.0 / 3.0
+        } else {
+            1.0
+        };
+        assert_within(a / b, want, 0.02, &what);
+    }
+}
