@@ -120,7 +120,12 @@ impl CobaltParams {
     /// packets up to `mtu` bytes: the target must allow 1.5 MTU times, or a
     /// slow tin would drop every packet; the interval grows with it.
     pub fn new(cfg: &CobaltConfig, rate: u64, mtu: u32) -> Self {
-        let mtu_time = mtu_time_ns(rate, mtu);
+        Self::for_mtu_time(cfg, mtu_time_ns(rate, mtu))
+    }
+
+    /// Fits `cfg` to a class that takes `mtu_time` ns to send one MTU (0 =
+    /// unlimited), as [`new`](Self::new) does from a rate.
+    pub fn for_mtu_time(cfg: &CobaltConfig, mtu_time: u64) -> Self {
         let target = (mtu_time.saturating_mul(3) / 2).max(cfg.target_ns);
         let interval = cfg
             .rtt_ns

@@ -100,6 +100,9 @@ pub(crate) struct FlowSlot<Q> {
     fat_bucket: u8,
     /// Which list the slot is on.
     pub(crate) set: FlowSet,
+    /// The diffserv band whose lists the slot is on (set when a packet
+    /// brings it onto one; 0 without bands).
+    pub(crate) band: u8,
     /// Copy of the slot's key (see `FlowTable::keys`), so a tin's last
     /// flow is confirmed from the slot alone.
     key: u64,
@@ -123,6 +126,7 @@ impl<Q: Default> FlowSlot<Q> {
             fat_prev: NONE,
             fat_bucket: NO_BUCKET,
             set: FlowSet::None,
+            band: 0,
             key: u64::MAX,
             first_choice: false,
         }

@@ -9,9 +9,11 @@
 
 pub mod ack_filter;
 pub mod alloc;
+pub mod band;
 pub mod burst;
 pub mod calendar;
 pub mod cobalt;
+pub mod diffserv;
 pub mod flow_table;
 pub mod host_table;
 pub mod memlimit;

@@ -82,6 +82,13 @@ pub trait Packet: Sized {
         0
     }
 
+    /// The packet's DSCP (the 6 bits above ECN in the IPv4 TOS or IPv6
+    /// traffic class byte), which picks its diffserv band in its tin.
+    /// Default: 0 (best effort), for packets without a DS field.
+    fn dscp(&self) -> u8 {
+        0
+    }
+
     /// The segments of a GSO super-packet as they will be on the wire, so
     /// overhead is compensated per segment. Default: not a GSO packet.
     fn gso_shape(&self) -> Option<GsoShape> {

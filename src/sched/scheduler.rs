@@ -28,14 +28,26 @@
 //! number of tins is done by building a new scheduler (all allocation
 //! outside the qdisc lock) and moving everything into it with
 //! [`Scheduler::take_over`].
+//!
+//! Inside every tin, CAKE's diffserv classes ([`SchedConfig::diffserv`]),
+//! called bands here since a tin is a host: a packet's DSCP
+//! ([`Packet::dscp`]) picks its band, and the tin's dequeue chooses among
+//! its bands by CAKE's priority-then-threshold rule, thresholds being
+//! fractions of the tin's rate. Bands only order a tin's packets: the
+//! tin's shaper and the DRR between tins are as without them. Per-band
+//! counters per tin: [`Scheduler::band_stats`]. A new mode, like a new tin
+//! count, is a new scheduler that takes the old one over: its packets move
+//! into the new mode's bands, in order per flow.
 
 use super::ack_filter::AckFilterMode;
 use super::alloc::{AllocError, SliceAlloc};
+use super::band::{Band, BandStats, BandTurn, BandView};
 use super::burst::{
     Burst, BurstConfig, BurstEntry, BurstError, TinBurst, TinBursts, TIN_BURSTS, TIN_BURST_DEFAULT,
 };
 use super::calendar::{Calendar, CalendarConfig, CALENDAR_BYTES_PER_TIN};
 use super::cobalt::CobaltConfig;
+use super::diffserv::DiffservMode;
 use super::flow_table::{FlowTable, SET_WAYS};
 use super::memlimit::{MemBuckets, MEM_BYTES_PER_TIN};
 use super::overhead::Overhead;
@@ -43,7 +55,7 @@ use super::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 use super::shaper::{Rate, Shaper};
 use super::tin::Tin;
 use super::tin_drr::{TinDrr, TIN_DRR_BYTES_PER_TIN};
-use super::tin_queue::{balanced, FlowMode, TinParams, TinQueue};
+use super::tin_queue::{balanced, band_cobalt, Bands, FlowMode, TinParams, TinQueue};
 
 /// Most tins one configuration may have.
 pub const MAX_TINS: u32 = 65_535;
@@ -107,6 +119,10 @@ pub struct SchedConfig {
     pub calendar: CalendarConfig,
     /// Bursts of the tins that follow the default tin rate (None: none).
     pub burst: Option<BurstConfig>,
+    /// Diffserv bands inside every tin (default: besteffort, one band).
+    /// Fixed when the scheduler is built: a new mode is a new scheduler
+    /// that [`Scheduler::take_over`]s the old one.
+    pub diffserv: DiffservMode,
 }
 
 impl Default for SchedConfig {
@@ -128,6 +144,7 @@ impl Default for SchedConfig {
             max_lag_ns: 5_000_000,
             calendar: CalendarConfig::default(),
             burst: None,
+            diffserv: DiffservMode::Besteffort,
         }
     }
 }
@@ -301,8 +318,10 @@ impl Totals {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryReport {
     /// Bytes every tin costs, idle or not: its state, its links and its
-    /// reserved flow slot ([`Scheduler::bytes_per_tin`]).
+    /// reserved flow slot ([`Scheduler::bytes_per_tin`]), and its bands.
     pub per_tin_bytes: usize,
+    /// Of `per_tin_bytes`, the tin's diffserv bands (0 with one band).
+    pub band_bytes_per_tin: usize,
     /// Bytes of the calendar's wheels.
     pub calendar_bytes: usize,
     /// Bytes of the shared flow and host pool, and of the reserved slots'
@@ -348,6 +367,27 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     burst: Option<Burst>,
     /// Bursts tins have of their own.
     bursts: A::Slice<BurstEntry>,
+    /// Every tin's diffserv bands, `cfg.diffserv.bands()` a tin, tin by
+    /// tin; empty with one band (a besteffort tin's lists are its own).
+    bands: A::Slice<Band>,
+    /// What choosing among them reads, laid out as `bands`.
+    band_turns: A::Slice<BandTurn>,
+}
+
+/// Band state entries a tin has in `mode`.
+const fn bands_per_tin(mode: DiffservMode) -> usize {
+    match mode.bands() {
+        1 => 0,
+        n => n as usize,
+    }
+}
+
+/// Tin `tin`'s entries of the band array (`n` a tin); empty if none.
+fn band_state<T>(bands: &mut [T], n: usize, tin: u32) -> &mut [T] {
+    let start = (tin as usize).saturating_mul(n);
+    bands
+        .get_mut(start..start.saturating_add(n))
+        .unwrap_or(&mut [])
 }
 
 /// Books a packet the tin queueing dropped (it was accepted earlier).
@@ -402,6 +442,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let drr = TinDrr::new(alloc, cfg.tins, cfg.quantum)?;
         let mem = MemBuckets::new(alloc, cfg.tins)?;
         let bursts = alloc.alloc_slice(TIN_BURSTS, |_| BurstEntry::FREE)?;
+        let band_count = (cfg.tins as usize).saturating_mul(bands_per_tin(cfg.diffserv));
+        let bands = alloc.alloc_slice(band_count, |_| Band::default())?;
+        let band_turns = alloc.alloc_slice(band_count, |_| BandTurn::default())?;
         Ok(Scheduler {
             tins,
             table,
@@ -414,6 +457,8 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             params_epoch: 0,
             burst: cfg.burst.as_ref().and_then(Burst::new),
             bursts,
+            bands,
+            band_turns,
         })
     }
 
@@ -425,6 +470,70 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// Tin `tin`, if it exists.
     pub fn tin(&self, tin: u32) -> Option<&Tin> {
         self.tins.get(tin as usize)
+    }
+
+    /// The diffserv mode of every tin.
+    pub fn diffserv(&self) -> DiffservMode {
+        self.cfg.diffserv
+    }
+
+    /// Counters of band `band` of tin `tin` (bands count from 0 up to
+    /// `diffserv().bands()`, the higher the more priority, as CAKE's
+    /// classes), if both exist. With one band they are the tin's own.
+    pub fn band_stats(&self, tin: u32, band: u8) -> Option<BandStats> {
+        let n = bands_per_tin(self.cfg.diffserv);
+        if n == 0 {
+            let st = self.tins.get(tin as usize)?.stats();
+            return (band == 0).then_some(BandStats {
+                packets: st.packets,
+                bytes: st.bytes,
+                dequeued_packets: st.dequeued_packets,
+                dequeued_bytes: st.dequeued_bytes,
+                dropped_packets: st.dropped_packets,
+                dropped_bytes: st.dropped_bytes,
+                backlog_bytes: st.backlog_bytes,
+                backlog_packets: st.backlog_packets,
+                ecn_marks: st.ecn_marks,
+            });
+        }
+        if usize::from(band) >= n {
+            return None;
+        }
+        let i = (tin as usize)
+            .saturating_mul(n)
+            .saturating_add(usize::from(band));
+        self.bands.get(i).map(|b| *b.stats())
+    }
+
+    /// Band `band` of tin `tin` as CAKE's per-class statistics show it:
+    /// its counters, threshold rate, COBALT target and interval, quantum
+    /// and flows. O(1), for dumps.
+    pub fn band(&self, tin: u32, band: u8) -> Option<BandView> {
+        let stats = self.band_stats(tin, band)?;
+        let t = self.tins.get(tin as usize)?;
+        let mode = self.cfg.diffserv;
+        // As the tin's next packet will find them.
+        let params = tin_params(&self.cfg, t.rate());
+        let cobalt = band_cobalt(mode, &self.cfg.cobalt, &params, band);
+        let (sparse_flows, bulk_flows) = match bands_per_tin(mode) {
+            0 => (t.stats().sparse_flows, t.stats().bulk_flows),
+            n => {
+                let i = (tin as usize)
+                    .saturating_mul(n)
+                    .saturating_add(usize::from(band));
+                let turn = self.band_turns.get(i)?;
+                (turn.sparse_flows, turn.bulk_flows)
+            }
+        };
+        Some(BandView {
+            stats,
+            threshold_rate: mode.threshold(band, params.rate()),
+            target_ns: cobalt.target,
+            interval_ns: cobalt.interval,
+            quantum: mode.quantum(band),
+            sparse_flows,
+            bulk_flows,
+        })
     }
 
     /// Scheduler-wide counters.
@@ -488,19 +597,22 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let totals = &mut self.totals;
         let mb = &mut self.mem;
         let mut dropped_len = 0u32;
-        let res = t.queue.enqueue(
-            tin,
-            &mut self.table,
-            &t.params,
-            pkt,
-            keys,
-            now,
-            &mut |p, r| {
-                account_drop(totals, mb, tin, &p, r);
-                dropped_len = dropped_len.saturating_add(p.adjusted_len());
-                sink(p, r);
-            },
-        );
+        let mut on_drop = |p: Q::Packet, r| {
+            account_drop(totals, mb, tin, &p, r);
+            dropped_len = dropped_len.saturating_add(p.adjusted_len());
+            sink(p, r);
+        };
+        let table = &mut self.table;
+        let res = if bands_per_tin(self.cfg.diffserv) == 0 {
+            t.queue
+                .enqueue(tin, table, &t.params, pkt, keys, now, &mut on_drop)
+        } else {
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+            let p = &t.params;
+            t.queue
+                .enqueue_banded(tin, table, p, &mut bands, pkt, keys, now, &mut on_drop)
+        };
         if self.cfg.ingress && dropped_len != 0 {
             let lag = self.cfg.max_lag_ns;
             charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
@@ -580,13 +692,21 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let mb = &mut self.mem;
             let mut dropped_len = 0u32;
             let marks_before = t.queue.stats().ecn_marks;
-            let got = t
-                .queue
-                .dequeue(tin, &mut self.table, &t.params, now, &mut |p, r| {
-                    account_drop(totals, mb, tin, &p, r);
-                    dropped_len = dropped_len.saturating_add(p.adjusted_len());
-                    sink(p, r);
-                });
+            let mut on_drop = |p: Q::Packet, r| {
+                account_drop(totals, mb, tin, &p, r);
+                dropped_len = dropped_len.saturating_add(p.adjusted_len());
+                sink(p, r);
+            };
+            let table = &mut self.table;
+            let got = if bands_per_tin(self.cfg.diffserv) == 0 {
+                t.queue.dequeue(tin, table, &t.params, now, &mut on_drop)
+            } else {
+                let (turns, state) = (&mut self.band_turns, &mut self.bands);
+                let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+                let p = &t.params;
+                t.queue
+                    .dequeue_banded(tin, table, p, &mut bands, now, &mut on_drop)
+            };
             let marks = t.queue.stats().ecn_marks.wrapping_sub(marks_before);
             self.totals.ecn_marks = self.totals.ecn_marks.saturating_add(u64::from(marks));
             if self.cfg.ingress && dropped_len != 0 {
@@ -639,7 +759,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             if self.drr.head() != Some(tin) || self.drr.deficit(tin) <= 0 {
                 // `tin`'s turn is over: the pipeline moves one tin on.
-                self.prefetch_upcoming(tin);
+                self.prefetch_upcoming(tin, now);
             }
             return Dequeued::Packet(p);
         }
@@ -844,10 +964,13 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             };
             let totals = &mut self.totals;
             let mb = &mut self.mem;
-            t.queue.reset(tin, &mut self.table, &mut |p, r| {
-                account_drop(totals, mb, tin, &p, r);
-                sink(p, r);
-            });
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+            t.queue
+                .reset_banded(tin, &mut self.table, &mut bands, &mut |p, r| {
+                    account_drop(totals, mb, tin, &p, r);
+                    sink(p, r);
+                });
         }
     }
 
@@ -946,14 +1069,56 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             }
             let (mut n, mut bytes) = (0u64, 0u64);
             let reserved_before = t.queue.stats().reserved_slot_uses;
+            let (on, nn) = (
+                bands_per_tin(old.cfg.diffserv),
+                bands_per_tin(self.cfg.diffserv),
+            );
+            let old_state = band_state(&mut old.bands, on, tin);
+            let old_turns = band_state(&mut old.band_turns, on, tin);
+            let new_state = band_state(&mut self.bands, nn, dest);
+            let new_turns = band_state(&mut self.band_turns, nn, dest);
+            if kept && old.cfg.diffserv == self.cfg.diffserv {
+                // The same bands: they keep their history and threshold
+                // times. What is queued counts as accepted again, by the
+                // band the requeue puts it in.
+                for (nb, ob) in new_state.iter_mut().zip(old_state.iter()) {
+                    let mut st = ob.stats.counters();
+                    st.packets = st.packets.wrapping_sub(u64::from(ob.stats.backlog_packets));
+                    st.bytes = st.bytes.wrapping_sub(ob.stats.backlog_bytes);
+                    nb.stats = st;
+                }
+                for (nt, ot) in new_turns.iter_mut().zip(old_turns.iter()) {
+                    nt.time_next = ot.time_next;
+                }
+            }
+            let rate = sending_rate(&t.shaper, &self.link);
+            let mut bands = Bands::new(
+                self.cfg.diffserv,
+                new_turns,
+                new_state,
+                self.cfg.cobalt,
+                rate,
+            );
+            // Draining charges nothing: no rate needed.
+            let unlimited = Rate::UNLIMITED;
+            let mut old_bands = Bands::new(
+                old.cfg.diffserv,
+                old_turns,
+                old_state,
+                old.cfg.cobalt,
+                unlimited,
+            );
             let table = &mut self.table;
             let mem = &mut self.mem;
             let totals = &mut self.totals;
             // Also gives an idle tin's (decaying) flow slots back.
-            ot.queue.drain(&mut old.table, &mut |p| {
+            ot.queue.drain(&mut old.table, &mut old_bands, &mut |p| {
                 let k = keys(&p);
                 let (len, m) = (u64::from(p.len()), u64::from(p.mem_size()));
-                match t.queue.requeue(dest, table, &t.params, p, &k) {
+                match t
+                    .queue
+                    .requeue(dest, table, &t.params, &mut bands, p, &k, now)
+                {
                     Ok(()) => {
                         n = n.wrapping_add(1);
                         bytes = bytes.wrapping_add(len);
@@ -982,6 +1147,12 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let tt = &mut self.totals;
             tt.reserved_slot_uses = tt.reserved_slot_uses.saturating_add(u64::from(reserved));
             ot.queue = TinQueue::new();
+            for b in band_state(&mut old.bands, on, tin) {
+                *b = Band::default();
+            }
+            for b in band_state(&mut old.band_turns, on, tin) {
+                *b = BandTurn::default();
+            }
         }
         // `old` is idle now: empty its ring, calendar and memory buckets.
         for _ in 0..=old.cfg.tins {
@@ -1008,7 +1179,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
     /// Where the memory goes. O(1).
     pub fn memory_report(&self) -> MemoryReport {
-        let per_tin_bytes = Self::bytes_per_tin();
+        let band_bytes_per_tin = bands_per_tin(self.cfg.diffserv)
+            .saturating_mul(size_of::<Band>() + size_of::<BandTurn>());
+        let per_tin_bytes = Self::bytes_per_tin().saturating_add(band_bytes_per_tin);
         let calendar_bytes = self.calendar.wheel_bytes();
         // The reserved slots themselves are in `per_tin_bytes`.
         let pool_bytes = self.table.memory_bytes().saturating_sub(
@@ -1016,6 +1189,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         );
         MemoryReport {
             per_tin_bytes,
+            band_bytes_per_tin,
             calendar_bytes,
             pool_bytes,
             burst_bytes: size_of_val(&*self.bursts),
@@ -1056,7 +1230,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// (its tin loaded a turn earlier), and the packet and host counts of
     /// the next (its slot loaded a turn earlier). Only hints: an order that
     /// changes in between costs a wasted load, nothing else.
-    fn prefetch_upcoming(&self, served: u32) {
+    fn prefetch_upcoming(&self, served: u32, now: u64) {
         let mut next = [NIL; PREFETCH_DEPTH];
         let mut n = 0;
         let mut on_ring = match self.drr.head() {
@@ -1074,6 +1248,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let [first, second, third] = next;
         if let Some(t) = self.tins.get(third as usize) {
             A::prefetch(t);
+            let n = bands_per_tin(self.cfg.diffserv);
+            let start = (third as usize).saturating_mul(n);
+            // What choosing its band reads; the band served is known only
+            // then.
+            if let Some(turns) = self.band_turns.get(start..start.saturating_add(n)) {
+                if !turns.is_empty() {
+                    A::prefetch(turns);
+                }
+            }
             self.drr.prefetch(third);
             self.mem.prefetch(third);
             if !self.calendar.is_empty() {
@@ -1081,12 +1264,40 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 self.calendar.prefetch(third);
             }
         }
-        let flow = |t: u32| self.tins.get(t as usize).and_then(|t| t.queue.next_flow());
-        if let Some(f) = flow(second) {
-            self.table.prefetch_slot(f);
+        let n = bands_per_tin(self.cfg.diffserv);
+        if n == 0 {
+            let flow = |t: u32| self.tins.get(t as usize).and_then(|t| t.queue.next_flow());
+            if let Some(f) = flow(second) {
+                self.table.prefetch_slot(f);
+            }
+            if let Some(f) = flow(first) {
+                self.table.prefetch_slot_data(f);
+            }
+            return;
         }
-        if let Some(f) = flow(first) {
-            self.table.prefetch_slot_data(f);
+        // With bands the chain has one more link (the tin's turns, then its
+        // bands, then a flow): the second's bands (its turns were loaded a
+        // turn earlier), and the slot of the flow the first will likely
+        // serve, from the band it will likely choose (its bands were loaded
+        // a turn earlier).
+        let range = |t: u32| {
+            let start = (t as usize).saturating_mul(n);
+            start..start.saturating_add(n)
+        };
+        if let Some(bands) = self.bands.get(range(second)) {
+            if !bands.is_empty() {
+                A::prefetch(bands);
+            }
+        }
+        let first_flow = (|| {
+            let tin = self.tins.get(first as usize)?;
+            let turns = self.band_turns.get(range(first))?;
+            let state = self.bands.get(range(first))?;
+            let shaped = tin.params().rate() != 0;
+            tin.queue.next_banded_flow(turns, state, shaped, now)
+        })();
+        if let Some(f) = first_flow {
+            self.table.prefetch_slot(f);
         }
     }
 
@@ -1143,7 +1354,12 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let Some(t) = self.tins.get_mut(fat as usize) else {
                 break;
             };
-            let Some((p, slot)) = t.queue.drop_fattest(fat, &mut self.table, &t.params, now) else {
+            let (turns, state) = (&mut self.band_turns, &mut self.bands);
+            let mut bands = bands_of(&self.cfg, turns, state, fat, &t.shaper, &self.link);
+            let Some((p, slot)) =
+                t.queue
+                    .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)
+            else {
                 break;
             };
             own_cut |= fat == own_tin && slot == own_slot;
@@ -1175,6 +1391,38 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, adjusted_len: u32, now: u64, lag: u64) {
     tin.charge(adjusted_len, now, lag);
     link.charge(adjusted_len, now, lag);
+}
+
+/// The rate that sends a tin: its own cap or the link's, the slower one
+/// (the rate its [`TinParams`] derive from, see [`tin_params`]).
+fn sending_rate(tin: &Shaper, link: &Shaper) -> Rate {
+    let (t, l) = (tin.rate(), link.rate());
+    if t.is_unlimited() || (!l.is_unlimited() && l.bytes_per_s() < t.bytes_per_s()) {
+        l
+    } else {
+        t
+    }
+}
+
+/// Tin `tin`'s bands in `turns` and `state` (the scheduler's arrays), as
+/// its queueing takes them; none (besteffort) in a one-band mode.
+#[inline(always)]
+fn bands_of<'a>(
+    cfg: &SchedConfig,
+    turns: &'a mut [BandTurn],
+    state: &'a mut [Band],
+    tin: u32,
+    tin_shaper: &Shaper,
+    link: &Shaper,
+) -> Bands<'a> {
+    let n = bands_per_tin(cfg.diffserv);
+    if n == 0 {
+        return Bands::besteffort();
+    }
+    let rate = sending_rate(tin_shaper, link);
+    let turns = band_state(turns, n, tin);
+    let state = band_state(state, n, tin);
+    Bands::new(cfg.diffserv, turns, state, cfg.cobalt, rate).with_max_lag(cfg.max_lag_ns)
 }
 
 /// Rebuilds `t`'s parameters if scheduler-wide settings changed since they
@@ -2136,5 +2384,337 @@ mod tests {
         }
         assert_eq!(n, 6);
         check_accounting(&s);
+    }
+
+    fn diffserv(tins: u32, mode: DiffservMode, link_rate: u64) -> Sched {
+        let cfg = SchedConfig {
+            tins,
+            link_rate,
+            diffserv: mode,
+            ..SchedConfig::default()
+        };
+        Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap()
+    }
+
+    fn dscp_pkt(id: u64, tin: u32, len: u32, dscp: u8) -> TestPacket {
+        let mut p = pkt(id, tin, len);
+        p.dscp = dscp;
+        p
+    }
+
+    /// Every band balances, and the bands together hold the tin's backlog;
+    /// `same_history`: they also account for every packet the tin took.
+    fn check_bands(s: &Sched, same_history: bool) {
+        check_accounting(s);
+        let n = s.diffserv().bands();
+        for tin in 0..s.tin_count() {
+            let st = s.tin(tin).unwrap().stats();
+            let mut sum = BandStats::default();
+            for b in 0..n {
+                let bs = s.band_stats(tin, b).unwrap();
+                assert!(bs.is_balanced(), "tin {tin} band {b}: {bs:?}");
+                sum.packets += bs.packets;
+                sum.dequeued_packets += bs.dequeued_packets;
+                sum.dropped_packets += bs.dropped_packets;
+                sum.backlog_packets += bs.backlog_packets;
+                sum.backlog_bytes += bs.backlog_bytes;
+                sum.ecn_marks += bs.ecn_marks;
+            }
+            assert_eq!(s.band_stats(tin, n), None);
+            assert_eq!(
+                (sum.backlog_packets, sum.backlog_bytes),
+                (st.backlog_packets, st.backlog_bytes)
+            );
+            if same_history {
+                assert_eq!(
+                    (sum.packets, sum.dequeued_packets, sum.dropped_packets),
+                    (st.packets, st.dequeued_packets, st.dropped_packets)
+                );
+                assert_eq!(sum.ecn_marks, st.ecn_marks);
+            }
+        }
+    }
+
+    #[test]
+    fn besteffort_has_one_band_the_tins_own() {
+        let mut s = sched(2, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..10 {
+            s.enqueue(1, dscp_pkt(i, 1, 100, 46), keys(3), 0, &mut sink)
+                .unwrap();
+        }
+        let Dequeued::Packet(_) = s.dequeue(0, &mut sink) else {
+            panic!()
+        };
+        let b = s.band_stats(1, 0).unwrap();
+        assert_eq!(
+            (b.packets, b.dequeued_packets, b.backlog_packets),
+            (10, 1, 9)
+        );
+        assert_eq!(s.band_stats(1, 1), None);
+        assert_eq!(s.band_stats(2, 0), None);
+        assert_eq!(s.memory_report().band_bytes_per_tin, 0);
+        check_bands(&s, true);
+    }
+
+    #[test]
+    fn bands_count_their_own_packets() {
+        let mut s = diffserv(2, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(0, 1_000_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        // DF, CS1, AF41, EF: bands 0, 1, 2, 3; 1 + 2 + 3 + 4 packets.
+        let mut id = 0;
+        for (k, dscp) in [0u8, 8, 34, 46].into_iter().enumerate() {
+            for _ in 0..=k {
+                id += 1;
+                s.enqueue(0, dscp_pkt(id, 0, 100, dscp), keys(7), 0, &mut sink)
+                    .unwrap();
+            }
+        }
+        for (b, n) in (0..4).zip(1..) {
+            let st = s.band_stats(0, b).unwrap();
+            assert_eq!(
+                (st.packets, st.backlog_packets, st.bytes),
+                (n, n as u32, 100 * n)
+            );
+        }
+        check_bands(&s, true);
+        // One flow hash, four bands: four flows, as in CAKE.
+        assert_eq!(s.memory_report().flows_in_use, 4);
+        let mut now = 0;
+        while s.totals().backlog_packets != 0 {
+            match s.dequeue(now, &mut sink) {
+                Dequeued::Packet(_) => check_bands(&s, true),
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => panic!("packets left"),
+            }
+        }
+        check_bands(&s, true);
+        assert_eq!(s.memory_report().flows_in_use, 0);
+    }
+
+    #[test]
+    fn a_band_within_its_threshold_goes_first() {
+        // 1 MB/s: the voice band's threshold is 250 kB/s, so a packet
+        // every 4 ms stays within it and never waits behind best effort.
+        let mut s = diffserv(1, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(0, 1_000_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..40 {
+            s.enqueue(0, dscp_pkt(i, 0, 1000, 0), keys(1), 0, &mut sink)
+                .unwrap();
+        }
+        let mut now = 0;
+        let mut id = 100;
+        let mut voice_delays = Vec::new();
+        let mut next_voice = 0;
+        for _ in 0..100 {
+            if now >= next_voice {
+                id += 1;
+                s.enqueue(0, dscp_pkt(id, 0, 100, 46), keys(2), now, &mut sink)
+                    .unwrap();
+                next_voice += 4_000_000;
+            }
+            match s.dequeue(now, &mut sink) {
+                Dequeued::Packet(p) if p.dscp == 46 => voice_delays.push(now - p.enqueue_time),
+                Dequeued::Packet(_) => {}
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        assert!(voice_delays.len() >= 4, "{voice_delays:?}");
+        // At most the one 1000-byte packet in service (1 ms) ahead.
+        assert!(
+            voice_delays.iter().all(|&d| d <= 1_000_000),
+            "{voice_delays:?}"
+        );
+        check_bands(&s, true);
+    }
+
+    #[test]
+    fn unshaped_tins_share_bands_by_cakes_quanta() {
+        // Nothing shapes the tin: DRR over the bands, quanta 1024 (best
+        // effort) and 64 (bulk): bulk gets 64/1088 of the bytes.
+        let mut s = diffserv(1, DiffservMode::Diffserv4, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for i in 0..2000 {
+            let dscp = if i % 2 == 0 { 0 } else { 8 };
+            s.enqueue(
+                0,
+                dscp_pkt(i, 0, 500, dscp),
+                keys(dscp.into()),
+                0,
+                &mut sink,
+            )
+            .unwrap();
+        }
+        let mut bulk = 0;
+        for _ in 0..1000 {
+            let Dequeued::Packet(p) = s.dequeue(0, &mut sink) else {
+                panic!()
+            };
+            bulk += u32::from(p.dscp == 8);
+        }
+        let share = f64::from(bulk) / 1000.0;
+        assert!((share - 64.0 / 1088.0).abs() < 0.01, "bulk share {share}");
+        check_bands(&s, true);
+    }
+
+    #[test]
+    fn a_mode_change_moves_every_packet_into_the_new_bands() {
+        let mut old = diffserv(3, DiffservMode::Diffserv8, 0);
+        old.set_tin_rate(1, 2_000_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        let dscps = [0u8, 1, 8, 10, 18, 34, 46, 48];
+        let mut id = 0;
+        for t in 0..3 {
+            for (f, &d) in dscps.iter().enumerate() {
+                for _ in 0..4 {
+                    id += 1;
+                    let p = dscp_pkt(id, t * 100 + f as u32, 300, d);
+                    old.enqueue(t, p, keys(t * 100 + f as u32), 0, &mut sink)
+                        .unwrap();
+                }
+            }
+        }
+        for _ in 0..10 {
+            let Dequeued::Packet(_) = old.dequeue(0, &mut sink) else {
+                panic!()
+            };
+        }
+        check_bands(&old, true);
+        let before = old.band_stats(1, 6).unwrap();
+        for mode in [
+            DiffservMode::Diffserv8,
+            DiffservMode::Diffserv4,
+            DiffservMode::Besteffort,
+            DiffservMode::Diffserv3,
+        ] {
+            let cfg = SchedConfig {
+                diffserv: mode,
+                ..*old.config()
+            };
+            let mut s: Sched = Scheduler::new(&mut HostAlloc::default(), &cfg).unwrap();
+            let queued = old.totals().backlog_packets;
+            s.take_over(&mut old, 0, &mut |p| keys(p.tag), 0).unwrap();
+            assert_eq!(s.totals().backlog_packets, queued);
+            check_bands(&s, mode == DiffservMode::Diffserv8);
+            if mode == DiffservMode::Diffserv8 {
+                // The same bands keep their history.
+                let after = s.band_stats(1, 6).unwrap();
+                assert_eq!(after.dequeued_packets, before.dequeued_packets);
+                assert_eq!(after.packets, before.packets);
+            }
+            for t in 0..3 {
+                for b in 0..mode.bands() {
+                    let want: u32 =
+                        dscps.iter().filter(|&&d| mode.band_of(d) == b).count() as u32 * 4;
+                    let got = s.band_stats(t, b).unwrap().backlog_packets;
+                    assert!(got <= want, "tin {t} band {b}: {got} > {want}");
+                }
+            }
+            old = s;
+        }
+        // Everything drains, each flow in order.
+        let mut last = std::collections::HashMap::new();
+        let mut now = 0;
+        loop {
+            match old.dequeue(now, &mut sink) {
+                Dequeued::Packet(p) => {
+                    let prev = last.insert(p.tag, p.id);
+                    assert!(prev < Some(p.id), "flow {} reordered", p.tag);
+                }
+                Dequeued::WaitUntil(t) => now = t,
+                Dequeued::Empty => break,
+            }
+        }
+        check_bands(&old, false);
+        assert_eq!(old.totals().backlog_packets, 0);
+    }
+
+    #[test]
+    fn a_band_shows_its_threshold_and_cobalt_fitted_to_it() {
+        // 1 Mbit/s tin in diffserv4: bulk's threshold is 62.5 kbit/s,
+        // where a 1514-byte packet takes 194 ms, so COBALT's target is
+        // 1.5 times that (CAKE's cake_set_rate), the interval twice it.
+        let mut s = diffserv(2, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(1, 125_000, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        s.enqueue(1, dscp_pkt(1, 1, 100, 8), keys(1), 0, &mut sink)
+            .unwrap();
+        let bulk = s.band(1, 1).unwrap();
+        assert_eq!(bulk.threshold_rate, 125_000 / 16);
+        assert_eq!(bulk.quantum, 64);
+        assert_eq!((bulk.sparse_flows, bulk.stats.backlog_packets), (1, 1));
+        let mtu_time = 1514 * 1_000_000_000 / (125_000 / 16);
+        assert!(
+            bulk.target_ns.abs_diff(mtu_time * 3 / 2) < 20_000,
+            "{bulk:?}"
+        );
+        assert_eq!(bulk.interval_ns, 2 * bulk.target_ns);
+        let be = s.band(1, 0).unwrap();
+        assert_eq!(be.threshold_rate, 125_000);
+        let voice = s.band(1, 3).unwrap();
+        assert_eq!(voice.threshold_rate, 125_000 / 4);
+        assert!(voice.target_ns < bulk.target_ns && be.target_ns < voice.target_ns);
+        // An uncapped tin on an unlimited link: no thresholds, the
+        // configured target, CAKE's quanta.
+        let free = s.band(0, 2).unwrap();
+        assert_eq!((free.threshold_rate, free.quantum), (0, 512));
+        assert_eq!(free.target_ns, CobaltConfig::default().target_ns);
+        assert_eq!(s.band(1, 4), None);
+        assert_eq!(s.band(2, 0), None);
+        let s1 = sched(1, 0);
+        let one = s1.band(0, 0).unwrap();
+        assert_eq!((one.quantum, one.threshold_rate), (65535, 0));
+        // A new tin rate re-derives the thresholds, queued packets or not.
+        s.set_tin_rate(1, 1_250_000, 0);
+        let bulk = s.band(1, 1).unwrap();
+        assert_eq!(bulk.threshold_rate, 1_250_000 / 16);
+        assert_eq!(bulk.stats.backlog_packets, 1);
+        // A tin without a cap of its own takes them from the link.
+        s.set_link_rate(2_000_000, 0);
+        assert_eq!(s.band(0, 2).unwrap().threshold_rate, 1_000_000);
+        assert_eq!(s.band(1, 2).unwrap().threshold_rate, 625_000);
+    }
+
+    #[test]
+    fn memory_per_tin_with_bands() {
+        assert!(size_of::<Band>() <= 88, "{}", size_of::<Band>());
+        assert!(size_of::<BandTurn>() <= 24, "{}", size_of::<BandTurn>());
+        let mut totals = Vec::new();
+        for mode in [
+            DiffservMode::Besteffort,
+            DiffservMode::Diffserv3,
+            DiffservMode::Diffserv4,
+            DiffservMode::Diffserv8,
+        ] {
+            let cfg = SchedConfig {
+                diffserv: mode,
+                ..SchedConfig::for_tins(10_000)
+            };
+            let mut alloc = HostAlloc::default();
+            let s: Sched = Scheduler::new(&mut alloc, &cfg).unwrap();
+            let m = s.memory_report();
+            assert_eq!(m.total_bytes, alloc.bytes);
+            let bands = usize::from(mode.bands());
+            let want = if bands == 1 {
+                0
+            } else {
+                bands * (size_of::<Band>() + size_of::<BandTurn>())
+            };
+            assert_eq!(m.band_bytes_per_tin, want);
+            assert_eq!(m.per_tin_bytes, Sched::bytes_per_tin() + want);
+            std::eprintln!(
+                "{mode:?}: {} bytes a tin, {} in all",
+                m.per_tin_bytes,
+                m.total_bytes
+            );
+            totals.push(m.total_bytes);
+        }
+        // Besteffort costs what it did before bands; diffserv4 keeps
+        // 10,000 tins within 16 MiB.
+        assert_eq!(totals[0], 11_052_912);
+        assert!(totals[2] <= 16 << 20, "{totals:?}");
     }
 }

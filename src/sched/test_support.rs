@@ -29,6 +29,8 @@ pub(crate) struct TestPacket {
     /// Marked Congestion Experienced.
     pub(crate) ce: bool,
     pub(crate) ack: Option<AckInfo>,
+    /// DSCP (picks the diffserv band).
+    pub(crate) dscp: u8,
 }
 
 impl TestPacket {
@@ -44,6 +46,7 @@ impl TestPacket {
             ect: false,
             ce: false,
             ack: None,
+            dscp: 0,
         }
     }
 }
@@ -75,6 +78,9 @@ impl Packet for TestPacket {
     }
     fn ack_info(&self) -> Option<AckInfo> {
         self.ack
+    }
+    fn dscp(&self) -> u8 {
+        self.dscp
     }
 }
 

@@ -9,12 +9,23 @@
 //! is never refused: a flow the pool has no way for goes to the tin's
 //! reserved slot. For a live change of the tin count the scheduler drains
 //! a tin's packets flow by flow and requeues them elsewhere.
+//!
+//! With diffserv ([`Bands`]), the flows of a tin are split into bands by
+//! their packets' DSCP, each band with its own DRR++ lists (kept in the
+//! scheduler's band array), COBALT parameters and flow quantum fitted to
+//! its threshold rate; a dequeue first chooses the band as CAKE chooses a
+//! class (see [`band`](super::band)), then serves it as above. A flow is
+//! one (tin, band): the band salts its flow and host tags in the shared
+//! table, and its slot remembers the band.
 
 use crate::sched::ack_filter::{self, AckFilterMode};
 use crate::sched::alloc::SliceAlloc;
+use crate::sched::band::{peek_drr, select_drr, select_shaped, Band, BandTurn, FlowLists};
 use crate::sched::cobalt::{CobaltConfig, CobaltParams};
+use crate::sched::diffserv::{DiffservMode, MAX_BANDS};
 use crate::sched::flow_table::{FatIndex, FlowList, FlowSet, FlowTable, WayStats, NONE};
 use crate::sched::packet::{DropReason, FlowKeys, Packet, PacketQueue};
+use crate::sched::shaper::Rate;
 
 /// How packets are grouped into flows (`tc ... cake <mode>`); values and
 /// semantics of CAKE's `CAKE_FLOW_*`.
@@ -130,14 +141,9 @@ impl TinParams {
         flow_mode: FlowMode,
         ack_filter: AckFilterMode,
     ) -> Self {
-        let flow_quantum = if rate == 0 {
-            1514
-        } else {
-            (rate >> 12).clamp(300, 1514) as u32
-        };
         Self {
             rate,
-            flow_quantum,
+            flow_quantum: flow_quantum_for(rate),
             max_flows: DEFAULT_MAX_FLOWS,
             cobalt: CobaltParams::new(cobalt, rate, mtu),
             flow_mode,
@@ -317,19 +323,177 @@ pub(crate) fn balanced(entered: u64, sent: u64, dropped: u64, queued: u64) -> bo
         .is_some_and(|total| total == entered)
 }
 
+/// A tin's bands as the scheduler hands them to the tin's queueing: the
+/// diffserv mode, this tin's entries of the scheduler's band arrays (none
+/// in besteffort: the tin's own lists then serve its one band), the
+/// scheduler's COBALT settings, and the rate that sends the tin
+/// ([`TinParams::rate`] as a [`Rate`]), which the bands' thresholds are
+/// fractions of.
+pub struct Bands<'a> {
+    mode: DiffservMode,
+    turns: &'a mut [BandTurn],
+    state: &'a mut [Band],
+    cobalt: CobaltConfig,
+    rate: Rate,
+    /// How far a band's threshold time may lag the clock (ns).
+    max_lag: u64,
+}
+
+impl<'a> Bands<'a> {
+    /// `turns` and `state` hold one entry per band of `mode` each (none
+    /// for a one-band mode); `cobalt` is the scheduler's, `rate` the tin's.
+    pub fn new(
+        mode: DiffservMode,
+        turns: &'a mut [BandTurn],
+        state: &'a mut [Band],
+        cobalt: CobaltConfig,
+        rate: Rate,
+    ) -> Self {
+        // Both or neither: a band is its turn and its lists.
+        let n = turns.len().min(state.len());
+        let turns = turns.get_mut(..n).unwrap_or(&mut []);
+        let state = state.get_mut(..n).unwrap_or(&mut []);
+        Self {
+            mode,
+            turns,
+            state,
+            cobalt,
+            rate,
+            max_lag: 0,
+        }
+    }
+
+    /// Lets a band's threshold time lag the clock by up to `ns` (default
+    /// 0); the scheduler passes its `max_lag_ns`.
+    pub fn with_max_lag(mut self, ns: u64) -> Self {
+        self.max_lag = ns;
+        self
+    }
+
+    /// One band, DSCP ignored: the tin's queueing as before bands. Built
+    /// from constants only: the besteffort packet path builds one per call.
+    #[inline(always)]
+    pub fn besteffort() -> Bands<'static> {
+        const UNUSED: CobaltConfig = CobaltConfig::new(0, 0);
+        Bands {
+            mode: DiffservMode::Besteffort,
+            turns: &mut [],
+            state: &mut [],
+            cobalt: UNUSED,
+            rate: Rate::UNLIMITED,
+            max_lag: 0,
+        }
+    }
+
+    /// The band a packet with `dscp` goes to, as an index into `state`
+    /// (always 0 without band state).
+    fn band_for(&self, dscp: u8) -> u8 {
+        if self.state.is_empty() {
+            return 0;
+        }
+        index_in(self.state, self.mode.band_of(dscp))
+    }
+
+    /// Band `b`'s turn and lists and counters, if it has band state.
+    fn band(&mut self, b: u8) -> Option<(&mut BandTurn, &mut Band)> {
+        let i = usize::from(b);
+        Some((self.turns.get_mut(i)?, self.state.get_mut(i)?))
+    }
+
+    /// The flow quantum of band `b` (band 0's is the tin's).
+    fn flow_quantum(&self, params: &TinParams, b: u8) -> u32 {
+        if b == 0 {
+            return params.flow_quantum;
+        }
+        flow_quantum_for(self.mode.threshold(b, params.rate))
+    }
+
+    /// What band `b` runs on, fitted to its threshold rate as
+    /// `cake_set_rate` fits each class (band 0's is the tin's own), from
+    /// the tin's MTU time scaled to the threshold: no division per packet.
+    fn params(&self, params: &TinParams, b: u8) -> BandParams {
+        if b == 0 {
+            return BandParams {
+                cobalt: params.cobalt,
+                flow_quantum: params.flow_quantum,
+            };
+        }
+        BandParams {
+            cobalt: band_cobalt(self.mode, &self.cobalt, params, b),
+            flow_quantum: flow_quantum_for(self.mode.threshold(b, params.rate)),
+        }
+    }
+
+    /// How long `len` bytes keep band `b` over its threshold rate (ns).
+    fn threshold_time(&self, b: u8, len: u32) -> u64 {
+        let at_tin_rate = self.rate.duration_ns(u64::from(len));
+        self.mode.at_threshold(b, at_tin_rate)
+    }
+}
+
+/// COBALT parameters of band `b` of a tin with `params` in `mode`, as
+/// `cake_set_rate` fits them to the band's threshold rate (band 0's are
+/// the tin's): the tin's MTU time scaled to the threshold, so no division.
+pub fn band_cobalt(
+    mode: DiffservMode,
+    cobalt: &CobaltConfig,
+    params: &TinParams,
+    b: u8,
+) -> CobaltParams {
+    if b == 0 {
+        return params.cobalt;
+    }
+    let mtu_time = mode.at_threshold(b, params.cobalt.mtu_time);
+    CobaltParams::for_mtu_time(cobalt, mtu_time)
+}
+
+/// `b` if `state` has that band, else 0 (a defensive default: bands come
+/// from the mode's own table).
+fn index_in(state: &[Band], b: u8) -> u8 {
+    if usize::from(b) < state.len() {
+        b
+    } else {
+        0
+    }
+}
+
+/// Spreads a flow's bands over the flow table: the same 5-tuple in two
+/// bands is two flows, as in CAKE, where every class has its own queues.
+/// Band 0 keeps the tag as it was.
+fn band_tag(tag: u32, b: u8) -> u32 {
+    tag ^ u32::from(b).wrapping_mul(0x9E37_79B9)
+}
+
+/// CAKE's flow quantum for a class sent at `rate` bytes/s.
+fn flow_quantum_for(rate: u64) -> u32 {
+    if rate == 0 {
+        1514
+    } else {
+        (rate >> 12).clamp(300, 1514) as u32
+    }
+}
+
+/// One band's queueing parameters.
+struct BandParams {
+    cobalt: CobaltParams,
+    flow_quantum: u32,
+}
+
 /// The queueing state of one tin: list heads into the shared
 /// [`FlowTable`], counters and a PRNG state. `Default` is an idle tin.
 #[derive(Debug, Clone, Default)]
 pub struct TinQueue {
-    new: FlowList,
-    old: FlowList,
-    decaying: FlowList,
+    /// The DRR++ lists of a besteffort tin (with bands, each band has its
+    /// own in the scheduler's band array and these stay empty).
+    lists: FlowLists,
     /// Non-empty flows by backlog, for `drop_fattest`.
     fat: FatIndex,
     rng: u32,
     /// Slot of the flow the last packet went to (a hint, checked before
     /// use, so any value is safe).
     last_flow: u32,
+    /// The band the unshaped DRR over bands looks at first.
+    cur_band: u8,
     stats: TinStats,
 }
 
@@ -342,6 +506,45 @@ fn ewma(avg: u64, sample: u64, shift: u32) -> u64 {
     let part = |v: u64| v.checked_shr(shift).unwrap_or(0);
     // `part(avg) <= avg`, so the subtraction cannot wrap.
     avg.wrapping_sub(part(avg)).saturating_add(part(sample))
+}
+
+// The packet path comes in two instances, `BANDED` or not, so that a
+// besteffort tin runs the code it ran before bands, with no band lookups.
+
+/// The DRR++ lists of band `b`: its own with band state, else the tin's.
+#[inline(always)]
+fn lists_of<'a, const BANDED: bool>(
+    own: &'a mut FlowLists,
+    state: &'a mut [Band],
+    b: u8,
+) -> &'a mut FlowLists {
+    if !BANDED {
+        return own;
+    }
+    match state.get_mut(usize::from(b)) {
+        Some(band) => &mut band.lists,
+        None => own,
+    }
+}
+
+/// Band `b`'s turn, if `BANDED` and it has one.
+#[inline(always)]
+fn turn_of<const BANDED: bool>(turns: &mut [BandTurn], b: u8) -> Option<&mut BandTurn> {
+    if BANDED {
+        turns.get_mut(usize::from(b))
+    } else {
+        None
+    }
+}
+
+/// Band `b`'s lists and counters, if `BANDED` and it has them.
+#[inline(always)]
+fn band_of<const BANDED: bool>(state: &mut [Band], b: u8) -> Option<&mut Band> {
+    if BANDED {
+        state.get_mut(usize::from(b))
+    } else {
+        None
+    }
 }
 
 impl TinQueue {
@@ -374,12 +577,36 @@ impl TinQueue {
     }
 
     /// The flow the next `dequeue` will most likely serve (the sparse,
-    /// else the bulk rotation's head), for prefetching.
+    /// else the bulk rotation's head), for prefetching. Besteffort tins
+    /// only: a tin with bands keeps its lists elsewhere.
     pub(crate) fn next_flow(&self) -> Option<u32> {
-        let idx = if self.new.head != NONE {
-            self.new.head
+        let idx = if self.lists.new.head != NONE {
+            self.lists.new.head
         } else {
-            self.old.head
+            self.lists.old.head
+        };
+        (idx != NONE).then_some(idx)
+    }
+
+    /// With bands: the flow the next `dequeue` at `now` will most likely
+    /// serve, from the band it will likely choose, for prefetching.
+    pub(crate) fn next_banded_flow(
+        &self,
+        turns: &[BandTurn],
+        state: &[Band],
+        shaped: bool,
+        now: u64,
+    ) -> Option<u32> {
+        let b = if shaped {
+            select_shaped(turns, now)
+        } else {
+            peek_drr(turns, self.cur_band)
+        }?;
+        let lists = &state.get(usize::from(b))?.lists;
+        let idx = if lists.new.head != NONE {
+            lists.new.head
+        } else {
+            lists.old.head
         };
         (idx != NONE).then_some(idx)
     }
@@ -403,47 +630,38 @@ impl TinQueue {
         x
     }
 
-    /// `cake_get_flow_quantum`: the tin's quantum divided by the flow's host
-    /// load, dithered so the rounding error averages out.
+    /// `cake_get_flow_quantum`: the band's flow quantum divided by the
+    /// flow's host load, dithered so the rounding error averages out.
     fn quantum<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &FlowTable<Q, A>,
-        params: &TinParams,
+        flow_quantum: u32,
         idx: u32,
     ) -> i32 {
         let load = table.host_load(idx);
         let div = 65535 / load.max(1);
         let dither = self.rand(tin) & 0xFFFF;
-        let q = (params
-            .flow_quantum
-            .saturating_mul(div)
-            .saturating_add(dither))
-            >> 16;
+        let q = (flow_quantum.saturating_mul(div).saturating_add(dither)) >> 16;
         q.max(1) as i32
     }
 
-    fn list_of(&mut self, set: FlowSet) -> Option<&mut FlowList> {
-        match set {
-            FlowSet::Sparse => Some(&mut self.new),
-            FlowSet::SparseWait | FlowSet::Bulk => Some(&mut self.old),
-            FlowSet::Decaying => Some(&mut self.decaying),
-            FlowSet::None => None,
-        }
-    }
-
-    /// Moves flow `idx` (on the list of `from`) to the tail of `to`'s list.
-    fn move_flow<Q: PacketQueue, A: SliceAlloc>(
+    /// Moves flow `idx` (on the list of `from`) to the tail of `to`'s list
+    /// of its band.
+    fn move_flow<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
+        state: &mut [Band],
         idx: u32,
         from: FlowSet,
         to: FlowSet,
     ) {
-        if let Some(l) = self.list_of(from) {
+        let b = table.slot(idx).map_or(0, |s| s.band);
+        let lists = lists_of::<BANDED>(&mut self.lists, state, b);
+        if let Some(l) = lists.of(from) {
             table.unlink(l, idx);
         }
-        if let Some(l) = self.list_of(to) {
+        if let Some(l) = lists.of(to) {
             table.push_tail(l, idx);
         }
         if let Some(s) = table.slot_mut(idx) {
@@ -451,11 +669,11 @@ impl TinQueue {
         }
     }
 
-    /// The flow slot for a packet with `keys`: the tin's last flow if it
-    /// matches (busy, or free again while the tin is idle), else a lookup
-    /// in the shared pool, else the tin's reserved slot (counted in
-    /// [`TinStats::reserved_slot_uses`]). `None` only if `tin` has no
-    /// reserved slot in `table`.
+    /// The flow slot for a packet with `keys` in band `b`: the tin's last
+    /// flow if it matches (busy, or free again while the tin is idle),
+    /// else a lookup in the shared pool, else the tin's reserved slot
+    /// (counted in [`TinStats::reserved_slot_uses`]). `None` only if `tin`
+    /// has no reserved slot in `table`.
     #[inline(always)]
     fn slot_for<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
@@ -463,15 +681,23 @@ impl TinQueue {
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
         keys: &FlowKeys,
+        b: u8,
     ) -> Option<u32> {
         let mode = params.flow_mode;
-        let tag = mode.flow_hash(keys);
+        let tag = band_tag(mode.flow_hash(keys), b);
         let ways = &mut self.stats.ways;
         if let Some(idx) = table.find_hinted(self.last_flow, tin, tag, ways) {
             return Some(idx);
         }
-        let src = mode.isolates_src().then_some(keys.src_host_hash);
-        let dst = mode.isolates_dst().then_some(keys.dst_host_hash);
+        // Hosts are counted per band too, as CAKE counts them per class:
+        // a host's bulk flows in one band do not shrink its quantum in
+        // another.
+        let src = mode
+            .isolates_src()
+            .then_some(band_tag(keys.src_host_hash, b));
+        let dst = mode
+            .isolates_dst()
+            .then_some(band_tag(keys.dst_host_hash, b));
         let held = self.flows_held();
         let ways = &mut self.stats.ways;
         // An idle tin's last flow coming back (a subscriber sending one
@@ -493,27 +719,73 @@ impl TinQueue {
 
     /// Queues `pkt` (its `adjusted_len` already set by the caller) at time
     /// `now` (ns) and returns the flow slot it went to. An ACK the filter
-    /// removes goes to `sink`.
-    ///
-    /// Never refused for lack of flow state: a flow the shared pool has no
-    /// way for (every way of its sets busy with other tins, or the tin at
-    /// its cap, [`TinParams::with_max_flows`], owning none of them) takes
-    /// the tin's reserved slot, or shares it. The packet comes back (`Err`)
-    /// only if `tin` has no reserved slot in `table` (it is not below
-    /// [`FlowTable::reserved_slots`]), which the scheduler never lets
-    /// happen.
+    /// removes goes to `sink`. One band: see
+    /// [`enqueue_banded`](Self::enqueue_banded).
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
+        pkt: Q::Packet,
+        keys: FlowKeys,
+        now: u64,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+    ) -> Result<u32, Q::Packet> {
+        let mut bands = Bands::besteffort();
+        self.enqueue_in::<false, Q, A>(tin, table, params, &mut bands, pkt, keys, now, sink)
+    }
+
+    /// [`enqueue`](Self::enqueue) into the band of the packet's DSCP
+    /// ([`Packet::dscp`]) among `bands`.
+    ///
+    /// Never refused for lack of flow state: a flow the shared pool has no
+    /// way for (every way of its sets busy with other tins, or the tin at
+    /// its cap, [`TinParams::with_max_flows`], owning none of them) takes
+    /// the tin's reserved slot, or shares it (and then the band of the
+    /// flow already there, as flows colliding in a way share a queue).
+    /// The packet comes back (`Err`) only if `tin` has no reserved slot in
+    /// `table` (it is not below [`FlowTable::reserved_slots`]), which the
+    /// scheduler never lets happen.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_banded<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        bands: &mut Bands<'_>,
+        pkt: Q::Packet,
+        keys: FlowKeys,
+        now: u64,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+    ) -> Result<u32, Q::Packet> {
+        if bands.state.is_empty() {
+            return self.enqueue(tin, table, params, pkt, keys, now, sink);
+        }
+        self.enqueue_in::<true, Q, A>(tin, table, params, bands, pkt, keys, now, sink)
+    }
+
+    /// [`enqueue_banded`](Self::enqueue_banded), its `BANDED` or
+    /// besteffort instance.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn enqueue_in<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        bands: &mut Bands<'_>,
         mut pkt: Q::Packet,
         keys: FlowKeys,
         now: u64,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> Result<u32, Q::Packet> {
-        let Some(idx) = self.slot_for(tin, table, params, &keys) else {
+        let b = if BANDED {
+            bands.band_for(pkt.dscp())
+        } else {
+            0
+        };
+        let Some(idx) = self.slot_for(tin, table, params, &keys, b) else {
             return Err(pkt);
         };
         let len = pkt.len();
@@ -530,6 +802,9 @@ impl TinQueue {
                 let olen = old.len();
                 slot.backlog = slot.backlog.saturating_sub(olen);
                 slot.packets = slot.packets.saturating_sub(1);
+                if let Some(band) = band_of::<BANDED>(bands.state, slot.band) {
+                    band.stats.dropped(olen);
+                }
                 let st = &mut self.stats;
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(olen));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
@@ -542,33 +817,55 @@ impl TinQueue {
         let st = &mut self.stats;
         st.packets = st.packets.wrapping_add(1);
         st.bytes = st.bytes.wrapping_add(u64::from(len));
-        self.append(tin, table, params, idx, pkt);
+        self.append::<BANDED, Q, A>(tin, table, params, bands, idx, b, pkt, now);
         Ok(idx)
     }
 
-    /// Appends `pkt` to flow slot `idx` (found by `slot_for`), putting a
-    /// flow that was not queued on the sparse list. Counts it in the
-    /// backlog, not as accepted (the caller does).
+    /// Appends `pkt` to flow slot `idx` (found by `slot_for` for band `b`),
+    /// putting a flow that was not queued on its band's sparse list. A
+    /// slot not queued takes band `b`; a busy one keeps its own. Counts it
+    /// in the backlog and as accepted by its band, not as accepted by the
+    /// tin (the caller does).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn append<Q: PacketQueue, A: SliceAlloc>(
+    fn append<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
+        bands: &mut Bands<'_>,
         idx: u32,
+        b: u8,
         pkt: Q::Packet,
+        now: u64,
     ) {
         let len = pkt.len();
         let Some(slot) = table.slot_mut(idx) else {
             return;
         };
+        let set = slot.set;
+        let b = if BANDED {
+            if set == FlowSet::None {
+                slot.band = b;
+            }
+            let b = index_in(bands.state, slot.band);
+            slot.band = b;
+            b
+        } else {
+            0
+        };
         slot.queue.push_back(pkt);
         slot.backlog = slot.backlog.saturating_add(len);
         slot.packets = slot.packets.saturating_add(1);
-        let set = slot.set;
         let blue_active = slot.cvars.p_drop() != 0;
         table.fat_update(&mut self.fat, idx);
 
+        let mut band = if BANDED { bands.band(b) } else { None };
+        if let Some((turn, band)) = band.as_mut() {
+            turn.wake(band.stats.backlog_packets, now);
+            band.stats.queue(len);
+            band.stats.accept(len);
+        }
         let st = &mut self.stats;
         st.backlog_bytes = st.backlog_bytes.wrapping_add(u64::from(len));
         st.backlog_packets = st.backlog_packets.saturating_add(1);
@@ -584,9 +881,17 @@ impl TinQueue {
                 } else {
                     st.decaying_flows = st.decaying_flows.saturating_sub(1);
                 }
-                self.stats.sparse_flows = self.stats.sparse_flows.wrapping_add(1);
-                self.move_flow(table, idx, set, FlowSet::Sparse);
-                let q = self.quantum(tin, table, params, idx);
+                st.sparse_flows = st.sparse_flows.wrapping_add(1);
+                if let Some((turn, _)) = band {
+                    turn.sparse_flows = turn.sparse_flows.wrapping_add(1);
+                }
+                self.move_flow::<BANDED, Q, A>(table, bands.state, idx, set, FlowSet::Sparse);
+                let fq = if BANDED {
+                    bands.flow_quantum(params, b)
+                } else {
+                    params.flow_quantum
+                };
+                let q = self.quantum(tin, table, fq, idx);
                 if let Some(s) = table.slot_mut(idx) {
                     s.deficit = q;
                 }
@@ -595,6 +900,10 @@ impl TinQueue {
                 // Empty, counted sparse, already in the bulk rotation.
                 st.sparse_flows = st.sparse_flows.saturating_sub(1);
                 st.bulk_flows = st.bulk_flows.wrapping_add(1);
+                if let Some((turn, _)) = band {
+                    turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
+                    turn.bulk_flows = turn.bulk_flows.wrapping_add(1);
+                }
                 if let Some(s) = table.slot_mut(idx) {
                     s.set = FlowSet::Bulk;
                 }
@@ -607,61 +916,78 @@ impl TinQueue {
     /// Queues a packet moved from another scheduler (see
     /// `Scheduler::take_over`): like [`enqueue`](Self::enqueue), but the
     /// packet keeps its enqueue time and adjusted length, the ACK filter
-    /// does not run, and it is counted in the backlog only: the caller
-    /// carries the cumulative counters over. Gives the packet back only if
-    /// `tin` has no reserved slot in `table`.
+    /// does not run, and it is counted in the backlog only, and as
+    /// accepted by its band: the caller carries the tin's cumulative
+    /// counters over (and the bands', less what was queued). Gives the
+    /// packet back only if `tin` has no reserved slot in `table`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn requeue<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
         table: &mut FlowTable<Q, A>,
         params: &TinParams,
+        bands: &mut Bands<'_>,
         pkt: Q::Packet,
         keys: &FlowKeys,
+        now: u64,
     ) -> Result<(), Q::Packet> {
-        let Some(idx) = self.slot_for(tin, table, params, keys) else {
+        let b = bands.band_for(pkt.dscp());
+        let Some(idx) = self.slot_for(tin, table, params, keys, b) else {
             return Err(pkt);
         };
         if table.slot(idx).is_none() {
             return Err(pkt);
         }
-        self.append(tin, table, params, idx, pkt);
+        if bands.state.is_empty() {
+            self.append::<false, Q, A>(tin, table, params, bands, idx, b, pkt, now);
+        } else {
+            self.append::<true, Q, A>(tin, table, params, bands, idx, b, pkt, now);
+        }
         Ok(())
     }
 
     /// Hands every queued packet to `out`, flow by flow, each flow's in
     /// order, and gives all flow slots back (COBALT state included): the
-    /// tin is left idle. The backlog gauges return to zero; the cumulative
-    /// counters are left as they were, neither dequeued nor dropped (the
-    /// caller moves the packets and the counters elsewhere). O(packets +
-    /// flow slots held).
+    /// tin is left idle. The backlog gauges (the bands' in `state` too)
+    /// return to zero; the cumulative counters are left as they were,
+    /// neither dequeued nor dropped (the caller moves the packets and the
+    /// counters elsewhere). O(packets + flow slots held).
     pub(crate) fn drain<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
+        bands: &mut Bands<'_>,
         out: &mut dyn FnMut(Q::Packet),
     ) {
         let cap = table.slot_count();
-        for list in [&self.new, &self.old] {
-            let mut idx = list.head;
-            // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
-            let mut n = 0u64;
-            while idx != NONE && n <= u64::from(cap) {
-                n = n.wrapping_add(1);
-                let Some(s) = table.slot_mut(idx) else { break };
-                // Bounded by the flow's queue length.
-                while let Some(p) = s.queue.pop_front() {
-                    out(p);
+        let own = core::iter::once(&self.lists);
+        for lists in own.chain(bands.state.iter().map(|b| &b.lists)) {
+            for list in [&lists.new, &lists.old] {
+                let mut idx = list.head;
+                // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
+                let mut n = 0u64;
+                while idx != NONE && n <= u64::from(cap) {
+                    n = n.wrapping_add(1);
+                    let Some(s) = table.slot_mut(idx) else { break };
+                    // Bounded by the flow's queue length.
+                    while let Some(p) = s.queue.pop_front() {
+                        out(p);
+                    }
+                    s.backlog = 0;
+                    s.packets = 0;
+                    let next = s.next;
+                    table.fat_unlink(&mut self.fat, idx);
+                    idx = next;
                 }
-                s.backlog = 0;
-                s.packets = 0;
-                let next = s.next;
-                table.fat_unlink(&mut self.fat, idx);
-                idx = next;
             }
+        }
+        for band in bands.state.iter_mut() {
+            band.stats.backlog_bytes = 0;
+            band.stats.backlog_packets = 0;
         }
         let st = &mut self.stats;
         st.backlog_bytes = 0;
         st.backlog_packets = 0;
-        self.release_all(table);
+        self.release_all(table, bands);
     }
 
     /// Mutable counters, for the scheduler's take-over.
@@ -670,7 +996,8 @@ impl TinQueue {
     }
 
     /// Next packet of this tin at time `now` (ns) by DRR++ and COBALT, or
-    /// `None` if the tin is empty. Packets COBALT drops go to `sink`.
+    /// `None` if the tin is empty. Packets COBALT drops go to `sink`. One
+    /// band: see [`dequeue_banded`](Self::dequeue_banded).
     pub fn dequeue<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
@@ -679,6 +1006,84 @@ impl TinQueue {
         now: u64,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) -> Option<Q::Packet> {
+        let mut bands = Bands::besteffort();
+        let (cobalt, fq) = (&params.cobalt, params.flow_quantum);
+        self.serve::<false, Q, A>(tin, table, params, &mut bands, 0, cobalt, fq, now, sink)
+            .0
+    }
+
+    /// [`dequeue`](Self::dequeue) from the band CAKE would choose: with a
+    /// rate ([`TinParams::rate`]), the highest band within its threshold
+    /// rate, else the band that comes within it first; without, DRR over
+    /// the bands. A band that only drops (or finds its flows empty) makes
+    /// way for the next choice, as in CAKE.
+    pub fn dequeue_banded<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        bands: &mut Bands<'_>,
+        now: u64,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+    ) -> Option<Q::Packet> {
+        if bands.state.is_empty() {
+            return self.dequeue(tin, table, params, now, sink);
+        }
+        // Each choice that yields nothing has emptied a band's lists of
+        // flows with packets, so there are at most as many as bands.
+        for _ in 0..=bands.state.len() {
+            let st = &self.stats;
+            if st.sparse_flows == 0 && st.bulk_flows == 0 {
+                if st.backlog_packets == 0 {
+                    self.release_all(table, bands);
+                }
+                return None;
+            }
+            let b = if params.rate != 0 {
+                select_shaped(bands.turns, now)
+            } else {
+                select_drr(bands.turns, &mut self.cur_band, bands.mode)
+            }?;
+            let bp = bands.params(params, b);
+            let (cobalt, fq) = (&bp.cobalt, bp.flow_quantum);
+            let (got, dropped) =
+                self.serve::<true, Q, A>(tin, table, params, bands, b, cobalt, fq, now, sink);
+            let charged = dropped.saturating_add(got.as_ref().map_or(0, |p| p.adjusted_len()));
+            let dur = bands.threshold_time(b, charged);
+            let max_lag = bands.max_lag;
+            if let Some(turn) = bands.turns.get_mut(usize::from(b)) {
+                if params.rate != 0 {
+                    turn.charge(dur, now, max_lag);
+                } else {
+                    let c = i32::try_from(charged).unwrap_or(i32::MAX);
+                    turn.deficit = turn.deficit.saturating_sub(c);
+                }
+            }
+            if got.is_some() {
+                return got;
+            }
+        }
+        None
+    }
+
+    /// DRR++ and COBALT over band `b`'s flows: the band's next packet, or
+    /// `None` if it has none to give, with the adjusted bytes COBALT
+    /// dropped that count as sent (ingress mode).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn serve<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        bands: &mut Bands<'_>,
+        b: u8,
+        cobalt: &CobaltParams,
+        flow_quantum: u32,
+        now: u64,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+    ) -> (Option<Q::Packet>, u32) {
+        let mut charged = 0u32;
         let mut first_flow = true;
         let mut steps = 0u32;
         // Past MAX_DRR_STEPS every step serves or retires a flow of the
@@ -687,24 +1092,31 @@ impl TinQueue {
             .saturating_add(table.slot_count())
             .saturating_add(2);
         for _ in 0..bound {
-            if self.stats.sparse_flows == 0 && self.stats.bulk_flows == 0 {
+            let (sparse, bulk) = match turn_of::<BANDED>(bands.turns, b) {
+                Some(turn) => (turn.sparse_flows, turn.bulk_flows),
+                None => (self.stats.sparse_flows, self.stats.bulk_flows),
+            };
+            if sparse == 0 && bulk == 0 {
                 if self.stats.backlog_packets == 0 {
-                    self.release_all(table);
+                    self.release_all(table, bands);
                 }
-                return None;
+                return (None, charged);
             }
+            let lists = lists_of::<BANDED>(&mut self.lists, bands.state, b);
             // Decaying flows get one look per call so their state decays.
-            let idx = if first_flow && !self.decaying.is_empty() {
-                self.decaying.head
-            } else if !self.new.is_empty() {
-                self.new.head
-            } else if !self.old.is_empty() {
-                self.old.head
+            let idx = if first_flow && !lists.decaying.is_empty() {
+                lists.decaying.head
+            } else if !lists.new.is_empty() {
+                lists.new.head
+            } else if !lists.old.is_empty() {
+                lists.old.head
             } else {
-                self.decaying.head
+                lists.decaying.head
             };
             first_flow = false;
-            let slot = table.slot(idx)?;
+            let Some(slot) = table.slot(idx) else {
+                return (None, charged);
+            };
             let set = slot.set;
             steps = steps.saturating_add(1);
 
@@ -715,6 +1127,10 @@ impl TinQueue {
                         let st = &mut self.stats;
                         st.sparse_flows = st.sparse_flows.saturating_sub(1);
                         st.bulk_flows = st.bulk_flows.wrapping_add(1);
+                        if let Some(turn) = turn_of::<BANDED>(bands.turns, b) {
+                            turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
+                            turn.bulk_flows = turn.bulk_flows.wrapping_add(1);
+                        }
                         table.flow_bulk(idx, true);
                     }
                     // Counted sparse until it has packets again.
@@ -722,20 +1138,22 @@ impl TinQueue {
                     FlowSet::Decaying => to = FlowSet::Decaying,
                     _ => to = set,
                 }
-                let q = self.quantum(tin, table, params, idx);
+                let q = self.quantum(tin, table, flow_quantum, idx);
                 if let Some(s) = table.slot_mut(idx) {
                     s.deficit = s.deficit.saturating_add(q);
                 }
-                self.move_flow(table, idx, set, to);
+                self.move_flow::<BANDED, Q, A>(table, bands.state, idx, set, to);
                 continue;
             }
 
             // COBALT: drop until a packet passes or the flow is empty. Bounded
             // by the flow's queue length.
             loop {
-                let slot = table.slot_mut(idx)?;
+                let Some(slot) = table.slot_mut(idx) else {
+                    return (None, charged);
+                };
                 let Some(mut pkt) = slot.queue.pop_front() else {
-                    self.flow_emptied(table, params, idx, now);
+                    self.flow_emptied::<BANDED, Q, A>(table, bands, cobalt, idx, now);
                     break;
                 };
                 let len = pkt.len();
@@ -745,14 +1163,13 @@ impl TinQueue {
                 st.backlog_bytes = st.backlog_bytes.saturating_sub(u64::from(len));
                 st.backlog_packets = st.backlog_packets.saturating_sub(1);
                 let rand = self.rand(tin);
-                let bulk = if params.ingress {
-                    self.stats.bulk_flows
-                } else {
-                    0
+                let bulk = match (params.ingress, turn_of::<BANDED>(bands.turns, b)) {
+                    (false, _) => 0,
+                    (true, Some(turn)) => turn.bulk_flows,
+                    (true, None) => self.stats.bulk_flows,
                 };
-                let drop = slot
-                    .cvars
-                    .should_drop(&params.cobalt, now, &mut pkt, bulk, rand);
+                let band = band_of::<BANDED>(bands.state, b);
+                let drop = slot.cvars.should_drop(cobalt, now, &mut pkt, bulk, rand);
                 // The last packet of a flow is never dropped (only marked).
                 if drop && slot.packets != 0 {
                     if params.ingress {
@@ -760,6 +1177,10 @@ impl TinQueue {
                         // flow's turn as if sent.
                         let adj = i32::try_from(pkt.adjusted_len()).unwrap_or(i32::MAX);
                         slot.deficit = slot.deficit.saturating_sub(adj);
+                        charged = charged.saturating_add(pkt.adjusted_len());
+                    }
+                    if let Some(band) = band {
+                        band.stats.dropped(len);
                     }
                     let st = &mut self.stats;
                     st.cobalt_drops = st.cobalt_drops.wrapping_add(1);
@@ -769,8 +1190,15 @@ impl TinQueue {
                     table.fat_update(&mut self.fat, idx);
                     continue;
                 }
-                if slot.cvars.ecn_marked() {
+                let marked = slot.cvars.ecn_marked();
+                if marked {
                     self.stats.ecn_marks = self.stats.ecn_marks.wrapping_add(1);
+                }
+                if let Some(band) = band {
+                    band.stats.sent(len);
+                    if marked {
+                        band.stats.ecn_marks = band.stats.ecn_marks.wrapping_add(1);
+                    }
                 }
                 slot.deficit = slot
                     .deficit
@@ -786,20 +1214,22 @@ impl TinQueue {
                 st.dequeued_packets = st.dequeued_packets.wrapping_add(1);
                 st.dequeued_bytes = st.dequeued_bytes.wrapping_add(u64::from(len));
                 if st.backlog_packets == 0 {
-                    self.release_all(table);
+                    self.release_all(table, bands);
                 }
-                return Some(pkt);
+                return (Some(pkt), charged);
             }
         }
-        None
+        (None, charged)
     }
 
-    /// DRR++ found flow `idx` empty: keep it on the decaying list until its
-    /// COBALT state rests, else give the slot back.
-    fn flow_emptied<Q: PacketQueue, A: SliceAlloc>(
+    /// DRR++ found flow `idx` empty: keep it on its band's decaying list
+    /// until its COBALT state (parameters `cobalt`) rests, else give the
+    /// slot back.
+    fn flow_emptied<const BANDED: bool, Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         table: &mut FlowTable<Q, A>,
-        params: &TinParams,
+        bands: &mut Bands<'_>,
+        cobalt: &CobaltParams,
         idx: u32,
         now: u64,
     ) {
@@ -807,16 +1237,26 @@ impl TinQueue {
             return;
         };
         let set = slot.set;
-        if slot.cvars.queue_empty(&params.cobalt, now) {
+        let b = slot.band;
+        if slot.cvars.queue_empty(cobalt, now) {
             self.stats.unresponsive_flows = self.stats.unresponsive_flows.saturating_sub(1);
         }
         let at_rest = slot.cvars.at_rest(now);
         let st = &mut self.stats;
+        let turn = turn_of::<BANDED>(bands.turns, b);
         match set {
             FlowSet::Sparse | FlowSet::SparseWait => {
-                st.sparse_flows = st.sparse_flows.saturating_sub(1)
+                st.sparse_flows = st.sparse_flows.saturating_sub(1);
+                if let Some(turn) = turn {
+                    turn.sparse_flows = turn.sparse_flows.saturating_sub(1);
+                }
             }
-            FlowSet::Bulk => st.bulk_flows = st.bulk_flows.saturating_sub(1),
+            FlowSet::Bulk => {
+                st.bulk_flows = st.bulk_flows.saturating_sub(1);
+                if let Some(turn) = turn {
+                    turn.bulk_flows = turn.bulk_flows.saturating_sub(1);
+                }
+            }
             FlowSet::Decaying => st.decaying_flows = st.decaying_flows.saturating_sub(1),
             FlowSet::None => {}
         }
@@ -824,7 +1264,7 @@ impl TinQueue {
             table.flow_bulk(idx, false);
         }
         if at_rest {
-            if let Some(l) = self.list_of(set) {
+            if let Some(l) = lists_of::<BANDED>(&mut self.lists, bands.state, b).of(set) {
                 table.unlink(l, idx);
             }
             // Already uncounted from bulk above: free it as a plain slot.
@@ -834,25 +1274,36 @@ impl TinQueue {
             table.release(idx);
         } else {
             self.stats.decaying_flows = self.stats.decaying_flows.wrapping_add(1);
-            self.move_flow(table, idx, set, FlowSet::Decaying);
+            self.move_flow::<BANDED, Q, A>(table, bands.state, idx, set, FlowSet::Decaying);
         }
     }
 
     /// Gives every flow slot of this (empty) tin back to the pool: an idle
     /// tin holds no flow state. Bounded by the pool size.
-    fn release_all<Q: PacketQueue, A: SliceAlloc>(&mut self, table: &mut FlowTable<Q, A>) {
+    fn release_all<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        table: &mut FlowTable<Q, A>,
+        bands: &mut Bands<'_>,
+    ) {
         let cap = table.slot_count();
-        for list in [&mut self.new, &mut self.old, &mut self.decaying] {
-            let mut idx = list.head;
-            // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
-            let mut n = 0u64;
-            while idx != NONE && n <= u64::from(cap) {
-                n = n.wrapping_add(1);
-                let next = table.slot(idx).map_or(NONE, |s| s.next);
-                table.release(idx);
-                idx = next;
+        let own = core::iter::once(&mut self.lists);
+        for lists in own.chain(bands.state.iter_mut().map(|b| &mut b.lists)) {
+            for list in [&mut lists.new, &mut lists.old, &mut lists.decaying] {
+                let mut idx = list.head;
+                // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
+                let mut n = 0u64;
+                while idx != NONE && n <= u64::from(cap) {
+                    n = n.wrapping_add(1);
+                    let next = table.slot(idx).map_or(NONE, |s| s.next);
+                    table.release(idx);
+                    idx = next;
+                }
+                *list = FlowList::default();
             }
-            *list = FlowList::default();
+        }
+        for turn in bands.turns.iter_mut() {
+            turn.sparse_flows = 0;
+            turn.bulk_flows = 0;
         }
         self.fat = FatIndex::default();
         let st = &mut self.stats;
@@ -867,7 +1318,8 @@ impl TinQueue {
     /// [`enqueue`](Self::enqueue) returned for that flow's packets); BLUE
     /// is told the flow overflowed. O(1): the flow comes from a log2 index
     /// of backlogs, so it holds at least half as many bytes as the fattest
-    /// (CAKE's heap is exact but global).
+    /// (CAKE's heap is exact but global). One band: see
+    /// [`drop_fattest_banded`](Self::drop_fattest_banded).
     pub fn drop_fattest<Q: PacketQueue, A: SliceAlloc>(
         &mut self,
         tin: u32,
@@ -875,15 +1327,34 @@ impl TinQueue {
         params: &TinParams,
         now: u64,
     ) -> Option<(Q::Packet, u32)> {
+        let mut bands = Bands::besteffort();
+        self.drop_fattest_banded(tin, table, params, &mut bands, now)
+    }
+
+    /// [`drop_fattest`](Self::drop_fattest) over all of `bands`: the
+    /// fattest flow of the tin, whichever band it is in.
+    pub fn drop_fattest_banded<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        params: &TinParams,
+        bands: &mut Bands<'_>,
+        now: u64,
+    ) -> Option<(Q::Packet, u32)> {
         let _ = tin;
         let best = table.fat_pick(&self.fat)?;
+        let b = table.slot(best)?.band;
+        let bp = bands.params(params, b);
         let slot = table.slot_mut(best)?;
         let pkt = slot.queue.pop_front()?;
         let len = pkt.len();
         slot.backlog = slot.backlog.saturating_sub(len);
         slot.packets = slot.packets.saturating_sub(1);
-        let up = slot.cvars.queue_full(&params.cobalt, now);
+        let up = slot.cvars.queue_full(&bp.cobalt, now);
         table.fat_update(&mut self.fat, best);
+        if let Some(band) = bands.state.get_mut(usize::from(b)) {
+            band.stats.dropped(len);
+        }
         let st = &mut self.stats;
         if up {
             st.unresponsive_flows = st.unresponsive_flows.wrapping_add(1);
@@ -894,7 +1365,7 @@ impl TinQueue {
         st.dropped_packets = st.dropped_packets.wrapping_add(1);
         st.dropped_bytes = st.dropped_bytes.wrapping_add(u64::from(len));
         if st.backlog_packets == 0 {
-            self.release_all(table);
+            self.release_all(table, bands);
         }
         Some((pkt, best))
     }
@@ -907,18 +1378,44 @@ impl TinQueue {
         table: &mut FlowTable<Q, A>,
         sink: &mut dyn FnMut(Q::Packet, DropReason),
     ) {
+        self.reset_banded(tin, table, &mut Bands::besteffort(), sink);
+    }
+
+    /// [`reset`](Self::reset) of a tin with `bands`.
+    pub fn reset_banded<Q: PacketQueue, A: SliceAlloc>(
+        &mut self,
+        tin: u32,
+        table: &mut FlowTable<Q, A>,
+        bands: &mut Bands<'_>,
+        sink: &mut dyn FnMut(Q::Packet, DropReason),
+    ) {
         let _ = tin;
         let cap = table.slot_count();
-        for list in [&self.new, &self.old] {
-            let mut idx = list.head;
+        let heads: [u32; 2 * (MAX_BANDS + 1)] = {
+            let mut h = [NONE; 2 * (MAX_BANDS + 1)];
+            let own = core::iter::once(&self.lists);
+            let all = own.chain(bands.state.iter().map(|b| &b.lists));
+            let heads = all.flat_map(|l| [l.new.head, l.old.head]);
+            for (slot, head) in h.iter_mut().zip(heads) {
+                *slot = head;
+            }
+            h
+        };
+        for head in heads {
+            let mut idx = head;
             // u64: counts at most `cap + 1 <= 2^32` steps, so it cannot wrap.
             let mut n = 0u64;
             while idx != NONE && n <= u64::from(cap) {
                 n = n.wrapping_add(1);
                 let Some(s) = table.slot_mut(idx) else { break };
+                let mut band = bands.state.get_mut(usize::from(s.band));
                 // Bounded by the flow's queue length.
                 while let Some(p) = s.queue.pop_front() {
-                    let len = u64::from(p.len());
+                    let len = p.len();
+                    if let Some(band) = band.as_deref_mut() {
+                        band.stats.dropped(len);
+                    }
+                    let len = u64::from(len);
                     let st = &mut self.stats;
                     st.reset_drops = st.reset_drops.wrapping_add(1);
                     st.dropped_packets = st.dropped_packets.wrapping_add(1);
@@ -934,7 +1431,7 @@ impl TinQueue {
                 idx = next;
             }
         }
-        self.release_all(table);
+        self.release_all(table, bands);
     }
 }
 
@@ -993,9 +1490,9 @@ mod tests {
         let (mut bytes, mut pkts, mut on_lists) = (0u64, 0u32, 0usize);
         let mut nonempty = 0u32;
         for (list, allowed) in [
-            (&q.new, &[FlowSet::Sparse][..]),
-            (&q.old, &[FlowSet::SparseWait, FlowSet::Bulk][..]),
-            (&q.decaying, &[FlowSet::Decaying][..]),
+            (&q.lists.new, &[FlowSet::Sparse][..]),
+            (&q.lists.old, &[FlowSet::SparseWait, FlowSet::Bulk][..]),
+            (&q.lists.decaying, &[FlowSet::Decaying][..]),
         ] {
             let mut idx = list.head;
             let mut prev = NONE;

@@ -24,6 +24,11 @@
 //! shaper ever holds a packet back: what is measured is the cost of a tin
 //! waking up and going idle again, through the real [`Scheduler`] with the
 //! default flow mode (triple-isolate).
+//!
+//! `--diffserv` prints only a third table: the backlogged workload with
+//! each tin's packets spread over DF, CS1, AF41 and EF, in besteffort
+//! (DSCP ignored) and in diffserv4 (every dequeue chooses among the tin's
+//! bands), so the cost of the bands shows.
 
 #[path = "../host/mod.rs"]
 mod host;
@@ -38,6 +43,7 @@ use std::time::{Duration, Instant};
 use cakemt_sched::sched::ack_filter::AckFilterMode;
 use cakemt_sched::sched::calendar::{Calendar, CalendarConfig};
 use cakemt_sched::sched::cobalt::CobaltConfig;
+use cakemt_sched::sched::diffserv::DiffservMode;
 use cakemt_sched::sched::flow_table::FlowTable;
 use cakemt_sched::sched::packet::{DropReason, FlowKeys, Packet};
 use cakemt_sched::sched::scheduler::{Dequeued, SchedConfig, Scheduler};
@@ -47,6 +53,10 @@ use cakemt_sched::sched::tin_queue::{FlowMode, TinParams, TinQueue};
 use host::{keys, Rng, SimPacket, SimQueue, VecAlloc};
 
 const TIN_COUNTS: [u32; 6] = [1, 10, 100, 1_000, 10_000, 65_535];
+/// Tin counts of the diffserv table.
+const DIFFSERV_COUNTS: [u32; 4] = [1, 10, 1_000, 10_000];
+/// DF, CS1, AF41, EF: one codepoint of each diffserv4 band.
+const BAND_DSCPS: [u8; 4] = [0, 8, 34, 46];
 /// Tin counts of the one-packet-at-a-time (pktgen) table.
 const SPARSE_COUNTS: [u32; 3] = [10, 1_000, 10_000];
 /// 1 Gbit/s per tin in shaped one-packet-at-a-time runs: far above what
@@ -340,6 +350,42 @@ impl Rig {
             id: 0,
             sparse: None,
         };
+        rig.fill(false);
+        rig.warm_up(WARMUP_MAX);
+        rig
+    }
+
+    /// The real scheduler in diffserv `mode` with `n` backlogged tins,
+    /// each tin's packets in two of the four bands of diffserv4 (tin `t`'s
+    /// `k`-th in `BAND_DSCPS[(t + k) % 4]`), a flow per DSCP; a packet
+    /// sent is replaced by one of the same flow.
+    fn banded(n: u32, shaped: bool, mode: DiffservMode) -> Rig {
+        let cfg = SchedConfig {
+            diffserv: mode,
+            ..config(n)
+        };
+        let mut s: Scheduler<SimQueue, VecAlloc> =
+            Scheduler::new(&mut VecAlloc::default(), &cfg).unwrap();
+        if shaped {
+            for t in 0..n {
+                s.set_tin_rate(t, TIN_RATE, 0);
+            }
+        }
+        let mut rig = Rig {
+            b: Box::new(s),
+            tins: n,
+            now: 0,
+            id: 0,
+            sparse: None,
+        };
+        rig.fill(true);
+        rig.warm_up(WARMUP_MAX);
+        rig
+    }
+
+    /// Queues `DEPTH` packets on every tin, with `BAND_DSCPS` if `dscps`.
+    fn fill(&mut self, dscps: bool) {
+        let n = self.tins;
         // Tins become backlogged in random order, as subscribers do: the
         // order they are served in then has nothing to do with where
         // their state lies in memory (no help from sequential prefetch).
@@ -349,14 +395,19 @@ impl Rig {
             order.swap(i, rng.below(i as u64 + 1) as usize);
         }
         for t in order {
-            for _ in 0..DEPTH {
-                rig.id += 1;
-                let p = SimPacket::new(rig.id, t, 0, LEN);
-                rig.b.enqueue(t, p, keys(t, 0), 0);
+            for k in 0..DEPTH {
+                self.id += 1;
+                let mut p = SimPacket::new(self.id, t, 0, LEN);
+                if dscps {
+                    p.dscp = BAND_DSCPS[((t + k) % 4) as usize];
+                }
+                // A flow per DSCP, so that besteffort has as many flows
+                // as diffserv4 has (a 5-tuple's bands are flows of their
+                // own): only the choice of band differs.
+                let k = keys(t, u32::from(p.dscp));
+                self.b.enqueue(t, p, k, 0);
             }
         }
-        rig.warm_up(WARMUP_MAX);
-        rig
     }
 
     /// The real scheduler with `n` idle tins, fed one packet at a time
@@ -402,10 +453,11 @@ impl Rig {
             match self.b.dequeue(self.now) {
                 Dequeued::Packet(p) => {
                     self.id += 1;
-                    let t = p.tin;
+                    let (t, dscp) = (p.tin, p.dscp);
                     black_box(p);
-                    let p = SimPacket::new(self.id, t, 0, LEN);
-                    self.b.enqueue(t, p, keys(t, 0), self.now);
+                    let mut p = SimPacket::new(self.id, t, 0, LEN);
+                    p.dscp = dscp;
+                    self.b.enqueue(t, p, keys(t, u32::from(dscp)), self.now);
                     return;
                 }
                 Dequeued::WaitUntil(t) => self.now = t.max(self.now + 1),
@@ -572,11 +624,71 @@ fn sparse_table(counts: &[u32]) {
     }
 }
 
+/// The backlogged workload with four DSCPs, besteffort and diffserv4.
+fn diffserv_table(counts: &[u32]) {
+    println!(
+        "cakemt scheduler: ns per enqueue+dequeue pair, every tin backlogged, packets in DF, CS1, AF41 and EF"
+    );
+    println!("(besteffort: DSCP ignored; diffserv4: each dequeue chooses among the tin's bands)");
+    println!(
+        "each cell: median of {ROUNDS} samples of {} ms (fastest-slowest)",
+        SAMPLE.as_millis()
+    );
+    const W: usize = 22;
+    println!(
+        "{:>7} | {:>W$} {:>W$} | {:>W$} {:>W$}",
+        "tins", "unshaped besteffort", "diffserv4", "shaped besteffort", "diffserv4"
+    );
+    println!("{:-<7}-+-{:-<w2$}-+-{:-<w2$}", "", "", "", w2 = 2 * W + 1);
+    let mut rigs = Vec::new();
+    for &n in counts {
+        for shaped in [false, true] {
+            for mode in [DiffservMode::Besteffort, DiffservMode::Diffserv4] {
+                rigs.push(Rig::banded(n, shaped, mode));
+            }
+        }
+    }
+    let figs = sample_interleaved(&mut rigs);
+    for (&n, f) in counts.iter().zip(figs.chunks(4)) {
+        println!(
+            "{n:>7} | {} {} | {} {}",
+            f[0].cell(W),
+            f[1].cell(W),
+            f[2].cell(W),
+            f[3].cell(W)
+        );
+    }
+    for mode in [
+        DiffservMode::Besteffort,
+        DiffservMode::Diffserv3,
+        DiffservMode::Diffserv4,
+        DiffservMode::Diffserv8,
+    ] {
+        let n = 10_000;
+        let cfg = SchedConfig {
+            diffserv: mode,
+            ..SchedConfig::for_tins(n)
+        };
+        let mut alloc = VecAlloc::default();
+        let s: Scheduler<SimQueue, VecAlloc> = Scheduler::new(&mut alloc, &cfg).unwrap();
+        let m = s.memory_report();
+        assert_eq!(m.total_bytes, alloc.bytes);
+        println!(
+            "{mode:?}: {} bytes per idle tin ({} of them bands), SchedConfig::for_tins({n}) {} bytes in all ({:.1} MiB)",
+            m.per_tin_bytes,
+            m.band_bytes_per_tin,
+            m.total_bytes,
+            m.total_bytes as f64 / f64::from(1 << 20)
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; accept and ignore harness flags.
     // `--quick`: up to 100 tins (10 one packet at a time); `--tins
     // N[,M..]`: only those (for profiling); `--no-naive`: skip the
-    // baseline; `--sparse`: only the one-packet-at-a-time table.
+    // baseline; `--sparse`: only the one-packet-at-a-time table;
+    // `--diffserv`: only the diffserv table.
     let args: Vec<String> = std::env::args().collect();
     let only: Vec<u32> = args
         .iter()
@@ -600,6 +712,17 @@ fn main() {
     };
     if args.iter().any(|a| a == "--sparse") {
         sparse_table(&sparse_counts);
+        return;
+    }
+    if args.iter().any(|a| a == "--diffserv") {
+        let counts: Vec<u32> = if !only.is_empty() {
+            only.clone()
+        } else if args.iter().any(|a| a == "--quick") {
+            DIFFSERV_COUNTS[..2].to_vec()
+        } else {
+            DIFFSERV_COUNTS.to_vec()
+        };
+        diffserv_table(&counts);
         return;
     }
     println!("cakemt scheduler: ns per enqueue+dequeue pair, every tin backlogged");

@@ -34,6 +34,8 @@ pub struct SimPacket {
     pub ect: bool,
     /// Marked CE.
     pub ce: bool,
+    /// DSCP (picks the diffserv band).
+    pub dscp: u8,
 }
 
 impl SimPacket {
@@ -49,6 +51,7 @@ impl SimPacket {
             mem: len,
             ect: false,
             ce: false,
+            dscp: 0,
         }
     }
 }
@@ -78,6 +81,9 @@ impl Packet for SimPacket {
     }
     fn ack_info(&self) -> Option<AckInfo> {
         None
+    }
+    fn dscp(&self) -> u8 {
+        self.dscp
     }
 }
 

@@ -4,6 +4,7 @@
 //! from starvation, tin caps, and changing the number of tins live
 //! (`Scheduler::take_over`) under traffic.
 
+mod diffserv;
 #[path = "../host/mod.rs"]
 mod host;
 mod host_table;

@@ -7,6 +7,7 @@
 //! subscriber gets its first packet through when others hold every slot of
 //! the shared flow pool.
 
+mod diffserv;
 #[path = "../host/mod.rs"]
 mod host;
 // `host` includes the core's test helpers, which name the core `crate::sched`.
@@ -48,6 +49,7 @@ struct Flow {
     tin: u32,
     flow: u32,
     kind: Kind,
+    dscp: u8,
     queued: u32,
     next_at: u64,
     cwnd: f64,
@@ -99,11 +101,17 @@ impl Sim {
     }
 
     fn add(&mut self, tin: u32, flow: u32, kind: Kind) {
+        self.add_dscp(tin, flow, kind, 0);
+    }
+
+    /// A flow whose packets carry `dscp`.
+    fn add_dscp(&mut self, tin: u32, flow: u32, kind: Kind, dscp: u8) {
         self.index.insert((tin, flow), self.flows.len());
         self.flows.push(Flow {
             tin,
             flow,
             kind,
+            dscp,
             queued: 0,
             next_at: 0,
             cwnd: 2.0,
@@ -118,6 +126,7 @@ impl Sim {
         self.id += 1;
         let mut p = SimPacket::new(self.id, f.tin, f.flow, len);
         p.ect = ect;
+        p.dscp = f.dscp;
         f.queued += 1;
         let (tin, flow) = (f.tin, f.flow);
         let mut drops = Vec::new();

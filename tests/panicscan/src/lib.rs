@@ -206,6 +206,9 @@ pub extern "C" fn scan_misc(s: &mut S, tin: u32, rate: u64, now: u64, w: u16) ->
         + m.host_slots as u64
         + t.ecn_marks
         + s.tin(tin).map_or(0, |t| t.throttled() as u64 + t.follows_default_rate() as u64)
+        + s.band_stats(tin, w as u8).map_or(0, |b| b.packets + b.backlog_bytes)
+        + s.band(tin, w as u8).map_or(0, |b| b.target_ns + b.threshold_rate)
+        + s.diffserv().bands() as u64
 }
 #[no_mangle]
 pub extern "C" fn scan_take_over(s: &mut S, old: &mut S, default_tin: u32, now: u64) -> bool {
