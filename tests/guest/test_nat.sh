@@ -12,9 +12,10 @@ udp_from() {
 	return 0
 }
 
-test_nat_gives_hosts_behind_a_masquerade_their_own_tins() {
-	load_module && star 2 || return 1
-	ns rtr nft -f - <<'NFT' || { fail "nft"; return 1; }
+# masquerade_up0: the star's router masquerades what leaves by up0 (table
+# nat_test, deleted by the test).
+masquerade_up0() {
+	ns rtr nft -f - <<'NFT'
 table ip nat_test {
 	chain post {
 		type nat hook postrouting priority 100; policy accept;
@@ -22,6 +23,11 @@ table ip nat_test {
 	}
 }
 NFT
+}
+
+test_nat_gives_hosts_behind_a_masquerade_their_own_tins() {
+	load_module && star 2 || return 1
+	masquerade_up0 || { fail "nft"; return 1; }
 	ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt tins 4 auto srchost nat || return 1
 	local got bad=0
 	udp_from h1 3
@@ -85,14 +91,7 @@ nat_round() {
 test_rate_nat_keeps_hosts_apart_inside_a_tin() {
 	local rc=0
 	load_module && star 2 || return 1
-	ns rtr nft -f - <<'NFT' || { fail "nft"; return 1; }
-table ip nat_test {
-	chain post {
-		type nat hook postrouting priority 100; policy accept;
-		oifname "up0" masquerade
-	}
-}
-NFT
+	masquerade_up0 || { fail "nft"; return 1; }
 	rounds "nat" nat_round nat || rc=1
 	rounds "nonat (control)" nat_round nonat || rc=1
 	ns rtr nft delete table ip nat_test
