@@ -306,6 +306,19 @@ fn config(n: u32) -> SchedConfig {
     }
 }
 
+/// cakemt's scheduler built from `cfg`, every tin capped at `tin_rate`
+/// (`None`: tins unshaped).
+fn cakemt(cfg: &SchedConfig, tin_rate: Option<u64>) -> Scheduler<SimQueue, VecAlloc> {
+    let mut s: Scheduler<SimQueue, VecAlloc> =
+        Scheduler::new(&mut VecAlloc::default(), cfg).unwrap();
+    if let Some(rate) = tin_rate {
+        for t in 0..cfg.tins {
+            s.set_tin_rate(t, rate, 0);
+        }
+    }
+    s
+}
+
 /// What a rig runs: cakemt's scheduler or a baseline.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -334,14 +347,7 @@ impl Rig {
         } else if kind == Kind::Heap {
             Box::new(Heap::new(n, shaped))
         } else {
-            let mut s: Scheduler<SimQueue, VecAlloc> =
-                Scheduler::new(&mut VecAlloc::default(), &config(n)).unwrap();
-            if shaped {
-                for t in 0..n {
-                    s.set_tin_rate(t, TIN_RATE, 0);
-                }
-            }
-            Box::new(s)
+            Box::new(cakemt(&config(n), shaped.then_some(TIN_RATE)))
         };
         let mut rig = Rig {
             b,
@@ -364,15 +370,8 @@ impl Rig {
             diffserv: mode,
             ..config(n)
         };
-        let mut s: Scheduler<SimQueue, VecAlloc> =
-            Scheduler::new(&mut VecAlloc::default(), &cfg).unwrap();
-        if shaped {
-            for t in 0..n {
-                s.set_tin_rate(t, TIN_RATE, 0);
-            }
-        }
         let mut rig = Rig {
-            b: Box::new(s),
+            b: Box::new(cakemt(&cfg, shaped.then_some(TIN_RATE))),
             tins: n,
             now: 0,
             id: 0,
@@ -413,15 +412,8 @@ impl Rig {
     /// The real scheduler with `n` idle tins, fed one packet at a time
     /// (see [`pair`](Self::pair)); shaped tins at `SPARSE_TIN_RATE`.
     fn sparse(n: u32, shaped: bool) -> Rig {
-        let mut s: Scheduler<SimQueue, VecAlloc> =
-            Scheduler::new(&mut VecAlloc::default(), &config(n)).unwrap();
-        if shaped {
-            for t in 0..n {
-                s.set_tin_rate(t, SPARSE_TIN_RATE, 0);
-            }
-        }
         let mut rig = Rig {
-            b: Box::new(s),
+            b: Box::new(cakemt(&config(n), shaped.then_some(SPARSE_TIN_RATE))),
             tins: n,
             now: 0,
             id: 0,
