@@ -36,4 +36,7 @@ check_rate() {
 }
 
 test_rate_shaper_10mbit() { check_rate 10; }
-test_rate_shaper_50mbit() { check_rate 50; }
+# The higher rate is 30 Mbit/s, not 50: a TCG guest carries about 45 Mbit/s
+# through CAKE (../shared/TOOLCHAIN.md), and at 50 both qdiscs fell below
+# the 10% bound together on a slow machine (43 Mbit/s each).
+test_rate_shaper_30mbit() { check_rate 30; }
