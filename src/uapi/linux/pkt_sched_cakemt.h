@@ -53,9 +53,27 @@ enum {
 	TCA_CAKEMT_BURST_TIME,	/* u32: ms a full burst lasts, 1..86400000 */
 	TCA_CAKEMT_WASH,	/* u32: 1 = clear DSCP (keeping ECN) at enqueue, 0 = leave it; default 0 */
 	TCA_CAKEMT_NAT,		/* u32: 1 = hosts and flows by IPv4 addresses before NAT (conntrack), 0 = as sent; default 0 */
+	TCA_CAKEMT_DIFFSERV_MODE,	/* u32: CAKEMT_DIFFSERV_*, CAKE's classes as bands inside every tin; default besteffort */
 	__TCA_CAKEMT_MAX
 };
 #define TCA_CAKEMT_MAX (__TCA_CAKEMT_MAX - 1)
+
+/*
+ * TCA_CAKEMT_DIFFSERV_MODE: the values of CAKE_DIFFSERV_*. CAKE calls its
+ * diffserv classes tins; in cakemt a tin is a host, and the classes are the
+ * *bands* inside each tin: a packet's DSCP picks its band in its tin, each
+ * band has CAKE's share of the tin's rate as its priority threshold. Band N
+ * is CAKE's tin N (diffserv3: best effort 0, bulk 1, voice 2; tc prints
+ * them in CAKE's order, bulk first).
+ */
+enum {
+	CAKEMT_DIFFSERV_DIFFSERV3,	/* diffserv3 */
+	CAKEMT_DIFFSERV_DIFFSERV4,	/* diffserv4 */
+	CAKEMT_DIFFSERV_DIFFSERV8,	/* diffserv8 */
+	CAKEMT_DIFFSERV_BESTEFFORT,	/* besteffort: one band, DSCP ignored */
+	CAKEMT_DIFFSERV_PRECEDENCE,	/* precedence: eight bands by the IP precedence */
+	__CAKEMT_DIFFSERV_MAX
+};
 
 /* TCA_CAKEMT_ATM: the values of CAKE_ATM_* */
 enum {
@@ -216,8 +234,32 @@ enum {
 	TCA_CAKEMT_TIN_STATS_AUTO_HOST,		/* binary struct tc_cakemt_prefix: the host holding this automatic tin */
 	TCA_CAKEMT_TIN_STATS_AUTO_AGE_MS,	/* u64: ms since that host was given the tin */
 	TCA_CAKEMT_TIN_STATS_AUTO_IDLE_MS,	/* u64: ms since its last packet */
+	TCA_CAKEMT_TIN_STATS_DIFFSERV_MODE,	/* u32: CAKEMT_DIFFSERV_*, which names the bands */
+	TCA_CAKEMT_TIN_STATS_BANDS,	/* nested: attribute N+1 is band N, nested TCA_CAKEMT_BAND_STATS_*; absent with one band */
 	__TCA_CAKEMT_TIN_STATS_MAX
 };
 #define TCA_CAKEMT_TIN_STATS_MAX (__TCA_CAKEMT_TIN_STATS_MAX - 1)
+
+/* Inside TCA_CAKEMT_TIN_STATS_BANDS: one band of one tin (CAKE's per-class statistics) */
+enum {
+	TCA_CAKEMT_BAND_STATS_UNSPEC,
+	TCA_CAKEMT_BAND_STATS_PAD,
+	TCA_CAKEMT_BAND_STATS_THRESHOLD_RATE64,	/* u64: bytes/s the band keeps its priority up to; 0 = nothing shapes the tin */
+	TCA_CAKEMT_BAND_STATS_TARGET_US,	/* u32: COBALT target, fitted to the threshold */
+	TCA_CAKEMT_BAND_STATS_INTERVAL_US,	/* u32: COBALT interval */
+	TCA_CAKEMT_BAND_STATS_QUANTUM,		/* u32: DRR quantum among the bands when nothing shapes the tin */
+	TCA_CAKEMT_BAND_STATS_ENQUEUED_PACKETS,	/* u64: packets accepted */
+	TCA_CAKEMT_BAND_STATS_ENQUEUED_BYTES,	/* u64 */
+	TCA_CAKEMT_BAND_STATS_SENT_PACKETS,	/* u64 */
+	TCA_CAKEMT_BAND_STATS_SENT_BYTES,	/* u64 */
+	TCA_CAKEMT_BAND_STATS_DROPPED_PACKETS,	/* u64: after being accepted, any reason */
+	TCA_CAKEMT_BAND_STATS_ECN_MARKED,	/* u32 */
+	TCA_CAKEMT_BAND_STATS_BACKLOG_BYTES,	/* u64 */
+	TCA_CAKEMT_BAND_STATS_BACKLOG_PACKETS,	/* u32 */
+	TCA_CAKEMT_BAND_STATS_SPARSE_FLOWS,	/* u32 */
+	TCA_CAKEMT_BAND_STATS_BULK_FLOWS,	/* u32 */
+	__TCA_CAKEMT_BAND_STATS_MAX
+};
+#define TCA_CAKEMT_BAND_STATS_MAX (__TCA_CAKEMT_BAND_STATS_MAX - 1)
 
 #endif /* __LINUX_PKT_SCHED_CAKEMT_H */
