@@ -121,6 +121,38 @@ void cakemt_skb_wash(struct sk_buff *skb)
 	}
 }
 
+/*
+ * The DSCP that picks a packet's band, as CAKE's cake_handle_diffserv reads
+ * it: the DS field's upper six bits of IPv4 and IPv6, CS7 for ARP (network
+ * control), 0 for anything else or a header that is not there.
+ */
+u8 cakemt_skb_dscp(struct sk_buff *skb)
+{
+	int off = skb_network_offset(skb);
+	u8 ds[2], *h, tclass;
+
+	if (off < 0)
+		return 0;
+	switch (skb_protocol(skb, true)) {
+	case htons(ETH_P_IP):
+		h = skb_header_pointer(skb, off, sizeof(ds), ds);
+		if (!h || h[0] >> 4 != 4)
+			return 0;
+		return h[1] >> 2;
+	case htons(ETH_P_IPV6):
+		h = skb_header_pointer(skb, off, sizeof(ds), ds);
+		if (!h || h[0] >> 4 != 6)
+			return 0;
+		/* The traffic class straddles the first two bytes. */
+		tclass = (h[0] & 0x0f) << 4 | h[1] >> 4;
+		return tclass >> 2;
+	case htons(ETH_P_ARP):
+		return 0x38;
+	default:
+		return 0;
+	}
+}
+
 u32 cakemt_skb_priority(const struct sk_buff *skb)
 {
 	return skb->priority;
@@ -567,6 +599,7 @@ static const struct nla_policy cakemt_policy[TCA_CAKEMT_MAX + 1] = {
 	[TCA_CAKEMT_SPLIT_GSO]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_WASH]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_NAT]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_DIFFSERV_MODE]	= { .type = NLA_U32 },
 	[TCA_CAKEMT_RTT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_TARGET]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_AUTO]		= { .type = NLA_U32 },

@@ -54,7 +54,11 @@ struct cakemt_priv {
 struct cakemt_skb_cb {
 	u64 enqueue_time;
 	u32 adjusted_len;
+	u8 dscp;	/* read at enqueue, before wash; CAKEMT_DSCP_UNREAD if not */
 };
+
+/* cakemt_skb_cb.dscp of a packet whose DSCP was not read at enqueue. */
+#define CAKEMT_DSCP_UNREAD 0xff
 
 /* Hashes of a packet's flow and of its two hosts (see cakemt_skb_flow_keys). */
 struct cakemt_flow_keys {
@@ -93,6 +97,7 @@ void cakemt_skb_set_next(struct sk_buff *skb, struct sk_buff *next);
 void cakemt_prefetch_range(const void *p, size_t len);
 bool cakemt_skb_set_ce(struct sk_buff *skb);
 void cakemt_skb_wash(struct sk_buff *skb);
+u8 cakemt_skb_dscp(struct sk_buff *skb);
 u32 cakemt_skb_priority(const struct sk_buff *skb);
 u32 cakemt_skb_mark(const struct sk_buff *skb);
 u32 cakemt_skb_network_offset(const struct sk_buff *skb);

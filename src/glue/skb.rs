@@ -111,6 +111,23 @@ impl SkBuff {
         unsafe { b::cakemt_skb_wash(self.0.as_ptr()) }
     }
 
+    /// Keeps the packet's DSCP for its band: read now, before `wash` may
+    /// clear it, when `banded` (bands look at it); else marked unread, so
+    /// that a later change to a banded mode reads the header then.
+    pub(crate) fn keep_dscp(&mut self, banded: bool) {
+        let dscp = if banded {
+            // SAFETY: valid sk_buff (type invariant); the helper only
+            // reads the packet, through skb_header_pointer.
+            unsafe { b::cakemt_skb_dscp(self.0.as_ptr()) }
+        } else {
+            b::CAKEMT_DSCP_UNREAD as u8
+        };
+        // SAFETY: `cb()` points into this packet's control block, which the
+        // qdisc owns while it holds the packet; `&mut self` makes the write
+        // exclusive.
+        unsafe { (*self.cb()).dscp = dscp }
+    }
+
     /// The packet's source and destination addresses, if it is IP (with
     /// `nat`, an IPv4 packet's from before NAT, as conntrack has them).
     pub(crate) fn addrs(&self, nat: bool) -> Option<Addrs> {
@@ -235,6 +252,16 @@ impl Packet for SkBuff {
             )
         };
         tcp_ack::parse_ack(buf.get(..got as usize)?, l3_len)
+    }
+
+    fn dscp(&self) -> u8 {
+        // SAFETY: as in `enqueue_time`.
+        let kept = unsafe { (*self.cb()).dscp };
+        if kept != b::CAKEMT_DSCP_UNREAD as u8 {
+            return kept;
+        }
+        // SAFETY: valid sk_buff (type invariant); the helper only reads.
+        unsafe { b::cakemt_skb_dscp(self.0.as_ptr()) }
     }
 
     fn network_offset(&self) -> u32 {

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! CAKE's own settings, which every tin applies alike: overhead
 //! compensation (`overhead`, `mpu`, `atm`/`ptm`, `raw`), flow isolation,
-//! nat, the ACK filter, ingress mode, GSO splitting, wash and COBALT's rtt
-//! and target.
+//! nat, the ACK filter, ingress mode, GSO splitting, wash, the diffserv
+//! bands inside every tin, and COBALT's rtt and target.
 //! Their netlink values mean what `TCA_CAKE_*` means to sch_cake, except
 //! that a value out of range is refused rather than masked or clamped. All
-//! of them change live in O(1): the core's setters re-derive every tin's
-//! parameters when it is next used, and none touches a queued packet.
+//! of them change live in O(1) (the core's setters re-derive every tin's
+//! parameters when it is next used, and none touches a queued packet),
+//! except the diffserv mode: its bands are tables of their own, so a new
+//! mode builds a new scheduler outside the lock and moves what is queued
+//! into it, as a new number of tins does.
 
 use super::Sched;
 use crate::glue::netlink::{ExtAck, NlWriter, Options};
@@ -14,6 +17,7 @@ use crate::glue::skb::SkBuff;
 use crate::glue::uapi::*;
 use crate::sched::ack_filter::AckFilterMode;
 use crate::sched::cobalt::CobaltConfig;
+use crate::sched::diffserv::DiffservMode;
 use crate::sched::overhead::{Framing, Overhead, MPU_MAX, OVERHEAD_MAX, OVERHEAD_MIN};
 use crate::sched::tin_queue::FlowMode;
 use kernel::prelude::*;
@@ -78,9 +82,12 @@ impl<T: Copy + PartialEq> Modes<T> {
         }
     }
 
+    fn value(&self, m: T) -> u32 {
+        self.table.iter().find(|e| e.1 == m).map_or(0, |e| e.0)
+    }
+
     fn put(&self, out: &mut NlWriter, m: T) -> Result {
-        let v = self.table.iter().find(|e| e.1 == m).map_or(0, |e| e.0);
-        out.put_u32(self.kind, v)
+        out.put_u32(self.kind, self.value(m))
     }
 }
 
@@ -154,6 +161,24 @@ const SPLIT_GSO: Modes<SplitGso> = Modes {
     ],
 };
 
+const DIFFSERV: Modes<DiffservMode> = Modes {
+    kind: TCA_CAKEMT_DIFFSERV_MODE,
+    what: "diffserv mode",
+    words: "diffserv3 (0), diffserv4 (1), diffserv8 (2), besteffort (3), precedence (4)",
+    table: &[
+        (CAKEMT_DIFFSERV_DIFFSERV3, DiffservMode::Diffserv3),
+        (CAKEMT_DIFFSERV_DIFFSERV4, DiffservMode::Diffserv4),
+        (CAKEMT_DIFFSERV_DIFFSERV8, DiffservMode::Diffserv8),
+        (CAKEMT_DIFFSERV_BESTEFFORT, DiffservMode::Besteffort),
+        (CAKEMT_DIFFSERV_PRECEDENCE, DiffservMode::Precedence),
+    ],
+};
+
+/// Writes `m` as its `CAKEMT_DIFFSERV_*` value, as attribute `kind`.
+pub(crate) fn put_diffserv(out: &mut NlWriter, kind: u32, m: DiffservMode) -> Result {
+    out.put_u32(kind, DIFFSERV.value(m))
+}
+
 /// The settings in force.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CakeSettings {
@@ -171,6 +196,11 @@ pub(crate) struct CakeSettings {
     pub(crate) wash: bool,
     /// CAKE's nat: hosts and flows by their addresses before NAT.
     pub(crate) nat: bool,
+    /// CAKE's diffserv classes, as bands inside every tin. The default is
+    /// besteffort, not CAKE's diffserv3: at an ISP's edge the DSCP is
+    /// whatever the sender or a transit network set, and bands cost every
+    /// tin memory and every packet time.
+    pub(crate) diffserv: DiffservMode,
     /// COBALT's interval, microseconds (at least 1).
     pub(crate) rtt_us: u32,
     /// COBALT's target, microseconds (at least 1).
@@ -187,6 +217,7 @@ impl Default for CakeSettings {
             split_gso: SplitGso::Auto,
             wash: false,
             nat: false,
+            diffserv: DiffservMode::Besteffort,
             rtt_us: DEFAULT_RTT_US,
             target_us: DEFAULT_TARGET_US,
         }
@@ -268,6 +299,9 @@ impl CakeSettings {
             }
             c.nat = m;
         }
+        if let Some(m) = DIFFSERV.parse(opts, ext)? {
+            c.diffserv = m;
+        }
         if let Some(v) = parse_us(opts, TCA_CAKEMT_RTT, ext, "rtt")? {
             c.rtt_us = v;
         }
@@ -327,6 +361,7 @@ impl CakeSettings {
         SPLIT_GSO.put(out, self.split_gso)?;
         WASH.put(out, self.wash)?;
         NAT.put(out, self.nat)?;
+        DIFFSERV.put(out, self.diffserv)?;
         out.put_u32(TCA_CAKEMT_RTT, self.rtt_us)?;
         out.put_u32(TCA_CAKEMT_TARGET, self.target_us)?;
         Ok(())

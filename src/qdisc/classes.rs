@@ -7,13 +7,16 @@
 //! time TIME` gives it bursts of its own.
 
 use super::auto_hosts::prefix_bytes;
+use super::cake::put_diffserv;
 use super::config::{Config, BURST_TIME_DEFAULT_MS, BURST_TIME_MAX_MS};
 use super::Cakemt;
 use crate::glue::class::{ClassBasic, Classes};
 use crate::glue::netlink::{ClassOptions, ExtAck, NlWriter};
 use crate::glue::qdisc::now_ns;
 use crate::glue::uapi::*;
+use crate::sched::band::BandView;
 use crate::sched::burst::{BurstConfig, BurstError, TinBurst, TIN_BURSTS};
+use crate::sched::diffserv::{DiffservMode, MAX_BANDS};
 use crate::sched::host_table::HostKey;
 use crate::sched::tin_queue::TinStats;
 use kernel::prelude::*;
@@ -109,10 +112,43 @@ pub(crate) struct TinSnapshot {
     /// and since its last packet.
     host: Option<(HostKey, u64, u64)>,
     burst: TinBurst,
+    /// The tin's diffserv bands (`bands[..band_count]`; none with one).
+    diffserv: DiffservMode,
+    band_count: u8,
+    bands: [BandView; MAX_BANDS],
 }
 
 fn ns_to_us(ns: u64) -> u32 {
     u32::try_from(ns / 1000).unwrap_or(u32::MAX)
+}
+
+/// One band's statistics, as CAKE's per-class ones (bands are CAKE's
+/// diffserv classes, inside one tin here).
+fn put_band(out: &mut NlWriter, b: &BandView) -> Result {
+    let pad = TCA_CAKEMT_BAND_STATS_PAD;
+    let st = &b.stats;
+    out.put_u64(
+        TCA_CAKEMT_BAND_STATS_THRESHOLD_RATE64,
+        b.threshold_rate,
+        pad,
+    )?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_TARGET_US, ns_to_us(b.target_ns))?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_INTERVAL_US, ns_to_us(b.interval_ns))?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_QUANTUM, u32::from(b.quantum))?;
+    out.put_u64(TCA_CAKEMT_BAND_STATS_ENQUEUED_PACKETS, st.packets, pad)?;
+    out.put_u64(TCA_CAKEMT_BAND_STATS_ENQUEUED_BYTES, st.bytes, pad)?;
+    out.put_u64(TCA_CAKEMT_BAND_STATS_SENT_PACKETS, st.dequeued_packets, pad)?;
+    out.put_u64(TCA_CAKEMT_BAND_STATS_SENT_BYTES, st.dequeued_bytes, pad)?;
+    out.put_u64(
+        TCA_CAKEMT_BAND_STATS_DROPPED_PACKETS,
+        st.dropped_packets,
+        pad,
+    )?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_ECN_MARKED, st.ecn_marks)?;
+    out.put_u64(TCA_CAKEMT_BAND_STATS_BACKLOG_BYTES, st.backlog_bytes, pad)?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_BACKLOG_PACKETS, st.backlog_packets)?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_SPARSE_FLOWS, b.sparse_flows)?;
+    out.put_u32(TCA_CAKEMT_BAND_STATS_BULK_FLOWS, b.bulk_flows)
 }
 
 impl Classes for Cakemt {
@@ -259,7 +295,21 @@ impl Classes for Cakemt {
             .as_ref()
             .and_then(|a| a.holder(tin))
             .map(|h| (h.key, ms(h.since), ms(h.last)));
+        let diffserv = self.sched.diffserv();
+        let mut bands = [BandView::default(); MAX_BANDS];
+        let mut band_count = 0;
+        if diffserv.bands() > 1 {
+            for (i, b) in (0..diffserv.bands()).zip(bands.iter_mut()) {
+                if let Some(v) = self.sched.band(tin, i) {
+                    *b = v;
+                    band_count = i + 1;
+                }
+            }
+        }
         Some(TinSnapshot {
+            diffserv,
+            band_count,
+            bands,
             host,
             rate: t.rate(),
             follows_default: t.follows_default_rate(),
@@ -351,7 +401,18 @@ impl Classes for Cakemt {
                 out.put_u64(TCA_CAKEMT_TIN_STATS_AUTO_AGE_MS, *age, pad)?;
                 out.put_u64(TCA_CAKEMT_TIN_STATS_AUTO_IDLE_MS, *idle, pad)?;
             }
-            Ok(())
+            put_diffserv(out, TCA_CAKEMT_TIN_STATS_DIFFSERV_MODE, s.diffserv)?;
+            let bands = s.bands.get(..usize::from(s.band_count)).unwrap_or(&[]);
+            if bands.is_empty() {
+                return Ok(());
+            }
+            out.nested(TCA_CAKEMT_TIN_STATS_BANDS, |out| {
+                for (i, b) in (1u32..).zip(bands) {
+                    out.nested(i, |out| put_band(out, b))?;
+                }
+                Ok(())
+            })
+            .map(|_| ())
         })
         .map(|_| ())
     }

@@ -123,6 +123,7 @@ impl Config {
             ack_filter: self.cake.ack_filter,
             ingress: self.cake.ingress,
             burst: self.burst_config(),
+            diffserv: self.cake.diffserv,
             ..SchedConfig::for_tins(self.tins)
         }
     }

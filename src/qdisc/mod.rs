@@ -8,9 +8,9 @@
 //! and backlog; the watchdog at the next wake-up).
 //!
 //! Configuration ([`config`]) is validated and its memory allocated before
-//! the qdisc lock is taken; changing the number of tins builds a new
-//! scheduler and moves every queued packet into it under the lock, so
-//! nothing queued is lost by any change.
+//! the qdisc lock is taken; changing the number of tins (or the diffserv
+//! bands inside them) builds a new scheduler and moves every queued packet
+//! into it under the lock, so nothing queued is lost by any change.
 
 mod auto_hosts;
 mod cake;
@@ -53,6 +53,8 @@ pub(crate) struct Cakemt {
     split_gso: SplitGso,
     /// Clear DSCP at enqueue (a copy of the setting for the data path).
     wash: bool,
+    /// Tins have diffserv bands (the data path keeps each packet's DSCP).
+    banded: bool,
     /// Hosts and flows by pre-NAT addresses (a copy for the data path).
     nat: bool,
     /// Seed of the host hashes (per qdisc, so they cannot be aimed at).
@@ -68,8 +70,9 @@ pub(crate) struct Cakemt {
 /// A prepared `tc qdisc change`.
 pub(crate) struct Change {
     request: Request,
-    /// A scheduler for a new number of tins, built outside the lock; after
-    /// `apply` it holds the old, emptied one, freed outside the lock.
+    /// A scheduler for a new number of tins or new bands, built outside
+    /// the lock; after `apply` it holds the old, emptied one, freed outside
+    /// the lock.
     sched: Option<(Sched, usize)>,
     /// A new host table (or none), built outside the lock; after `apply`
     /// it holds the old one, freed outside the lock.
@@ -145,6 +148,7 @@ impl Qdisc for Cakemt {
             auto,
             split_gso: config.cake.split_gso,
             wash: config.cake.wash,
+            banded: config.cake.diffserv.bands() > 1,
             nat: config.cake.nat,
             seed: random_u32(),
             throttled: 0,
@@ -157,7 +161,10 @@ impl Qdisc for Cakemt {
 
     fn prepare(ctrl: &Config, opts: &Options<'_>, ext: &mut ExtAck) -> Result<Change> {
         let request = Request::parse(opts, Some(ctrl), ext)?;
-        let sched = if request.config.tins != ctrl.tins {
+        // New tins or new bands need new tables.
+        let sched = if request.config.tins != ctrl.tins
+            || request.config.cake.diffserv != ctrl.cake.diffserv
+        {
             Some(build_sched(&request.config, ext)?)
         } else {
             None
@@ -185,9 +192,10 @@ impl Qdisc for Cakemt {
                 core::mem::swap(&mut self.allocated, allocated);
             } else {
                 // Cannot happen (the parser checked the default tin), but
-                // if it did, the tins stay as they were.
+                // if it did, the tins and their bands stay as they were.
                 new.tins = ctrl.tins;
                 new.default_tin = ctrl.default_tin;
+                new.cake.diffserv = ctrl.cake.diffserv;
             }
         }
         if new.link_rate != ctrl.link_rate {
@@ -205,6 +213,7 @@ impl Qdisc for Cakemt {
         new.cake.apply(&ctrl.cake, &mut self.sched);
         self.split_gso = new.cake.split_gso;
         self.wash = new.cake.wash;
+        self.banded = self.sched.diffserv().bands() > 1;
         self.nat = new.cake.nat;
         self.select
             .configure(new.tins, new.effective_default_tin(), new.fwmark);
@@ -256,6 +265,8 @@ impl Qdisc for Cakemt {
     }
 
     fn enqueue(&mut self, q: &mut EnqueueCtx<'_>, tin: u32, mut skb: SkBuff) -> Verdict {
+        // The band's DSCP first: as CAKE, wash clears it only on the wire.
+        skb.keep_dscp(self.banded);
         // After classification, so that filters still see the DSCP.
         if self.wash {
             skb.wash();

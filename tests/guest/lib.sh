@@ -179,15 +179,15 @@ send_udp() {
 
 # ---- traffic ----
 
-# flows SECS DIR SPEC...: for each SPEC "HOST:FLOWS", HOST runs FLOWS TCP
-# flows to the server for SECS seconds (bounded), all at once; results in
-# DIR/HOST.json. With DOWNLOAD=1 the server sends (iperf3 -R). The clients
+# flows SECS DIR SPEC...: for each SPEC "HOST:FLOWS" or "HOST:FLOWS:TOS",
+# HOST runs FLOWS TCP flows (their IP TOS byte TOS) to the server for SECS
+# seconds (bounded), all at once; results in DIR/HOST.json. With DOWNLOAD=1 the server sends (iperf3 -R). The clients
 # are started first and wait for one signal: started one after the other
 # (a process start costs 0.15 s here) the first would run alone for a
 # while and get more than its share, and a control as well as cakemt
 # would be measured wrong.
 flows() {
-	local secs=$1 dir=$2 spec h f port pids=() go
+	local secs=$1 dir=$2 spec h f tos port pids=() go
 	shift 2
 	go=$(mktemp -u)
 	for spec in "$@"; do
@@ -196,9 +196,9 @@ flows() {
 		pids+=($!)
 	done
 	for spec in "$@"; do
-		h=${spec%%:*}; f=${spec##*:}; port=$((5200 + ${h#h}))
+		IFS=: read -r h f tos <<<"$spec"; port=$((5200 + ${h#h}))
 		ns "$h" timeout $((secs + 30)) bash -c 'while [ ! -e "$1" ]; do sleep 0.02; done; shift; exec "$@"' _ "$go" \
-			iperf3 -c 10.0.0.2 -p $port -P "$f" -t "$secs" -J ${DOWNLOAD:+-R} >"$dir/$h.json" 2>/dev/null &
+			iperf3 -c 10.0.0.2 -p $port -P "$f" -t "$secs" -J ${DOWNLOAD:+-R} ${tos:+-S "$tos"} >"$dir/$h.json" 2>/dev/null &
 		pids+=($!)
 	done
 	sleep 1

@@ -154,21 +154,22 @@ four_flows_share_a_tin() {
 	within 5 "$(jain $got)" 1 || { fail "4 flows in one tin: Jain below 0.95 ($got)"; return 1; }
 }
 
-# median_rtt NS DST COUNT: median ping RTT in ms.
+# median_rtt NS DST COUNT [TOS]: median ping RTT in ms (pings with the IP
+# TOS byte TOS).
 median_rtt() {
-	ns "$1" ping -c "$3" -i 0.2 -W 2 "$2" | sed -n 's/.*time=\([0-9.]*\).*/\1/p' | sort -n |
+	ns "$1" ping -c "$3" -i 0.2 -W 2 ${4:+-Q "$4"} "$2" | sed -n 's/.*time=\([0-9.]*\).*/\1/p' | sort -n |
 		awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
 			else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # loaded_rtt QDISC...: with QDISC on the uplink, the median RTT of a ping
-# from h1 while h1 uploads with 4 flows.
+# (TOS byte $TOS if set) from h1 while h1 uploads with 4 flows.
 loaded_rtt() {
 	local dir rtt; dir=$(mktemp -d)
 	ns rtr "$TC" qdisc replace dev up0 root "$@" || return 1
 	flows 12 "$dir" h1:4 &
 	sleep 4
-	rtt=$(median_rtt h1 10.0.0.2 25)
+	rtt=$(median_rtt h1 10.0.0.2 25 "${TOS:-}")
 	wait
 	echo "$rtt"
 }

@@ -71,10 +71,10 @@ test_cake_keywords_show_back() {
 	info "$out"
 	# The defaults, in tc-cake's words and order.
 	case "$out " in
-	*" bandwidth 10Mbit tins 1 tin-bandwidth unlimited default-tin 1 triple-isolate nonat nowash no-ack-filter auto-split-gso rtt 100ms raw overhead 0 "*) ;;
+	*" bandwidth 10Mbit tins 1 tin-bandwidth unlimited default-tin 1 besteffort triple-isolate nonat nowash no-ack-filter auto-split-gso rtt 100ms raw overhead 0 "*) ;;
 	*) fail "defaults: $out"; return 1 ;;
 	esac
-	opts_are "$(cake_opts d0)" flowmode=triple-isolate nat=false wash=false ingress=false ack-filter=disabled split_gso=auto \
+	opts_are "$(cake_opts d0)" diffserv=besteffort flowmode=triple-isolate nat=false wash=false ingress=false ack-filter=disabled split_gso=auto \
 		rtt=100000 target=5000 raw=true atm=noatm overhead=0 mpu=0 || return 1
 	local args text checks b i kv cases=() texts=() jsons=()
 	# ARGS|TEXT|KEY=VALUE...: each keyword alone (a change sends only it).
@@ -92,6 +92,11 @@ flows|flows|flowmode=flows
 dual-srchost|dual-srchost|flowmode=dual-srchost
 dual-dsthost|dual-dsthost|flowmode=dual-dsthost
 triple-isolate|triple-isolate|flowmode=triple-isolate
+diffserv3|default-tin 1 diffserv3 triple-isolate|diffserv=diffserv3
+diffserv4|default-tin 1 diffserv4 triple-isolate|diffserv=diffserv4
+diffserv8|default-tin 1 diffserv8 triple-isolate|diffserv=diffserv8
+precedence|default-tin 1 precedence triple-isolate|diffserv=precedence
+besteffort|default-tin 1 besteffort triple-isolate|diffserv=besteffort
 ack-filter|nowash ack-filter auto-split-gso|ack-filter=enabled
 ack-filter-aggressive|ack-filter-aggressive|ack-filter=aggressive
 no-ack-filter|no-ack-filter|ack-filter=disabled
@@ -273,7 +278,8 @@ split-gso no-split-gso|duplicate "split-gso"
 overhead 250 ether-vlan ether-vlan|"ether-vlan": the overhead would be 258
 nat nonat|duplicate "nat"
 wash nowash|duplicate "wash"
-diffserv4|What is "diffserv4"
+diffserv3 diffserv4|duplicate "diffserv3"
+besteffort precedence|duplicate "besteffort"
 autorate-ingress|What is "autorate-ingress"
 CASES
 	# The kernel's own checks, for values tc never sends: REQUEST|message.
@@ -287,6 +293,7 @@ ACK_FILTER=3|cakemt: ack-filter mode 3 is none of
 INGRESS=2|cakemt: ingress 2 is none of egress (0), ingress (1)
 WASH=2|cakemt: wash 2 is none of nowash (0), wash (1)
 NAT=2|cakemt: nat 2 is none of nonat (0), nat (1)
+DIFFSERV_MODE=5|cakemt: diffserv mode 5 is none of diffserv3 (0), diffserv4 (1), diffserv8 (2), besteffort (3), precedence (4)
 SPLIT_GSO=3|cakemt: split-gso mode 3 is none of
 RTT=0|cakemt: rtt must be at least 1 us, not 0
 TARGET=0|cakemt: target must be at least 1 us, not 0
@@ -330,7 +337,8 @@ print(" ".join(map(str, seen)))' "$here/ready" >"$here/seen" &
 	# debug kernel).
 	for args in flowblind hosts dual-srchost triple-isolate ack-filter-aggressive no-ack-filter \
 		ingress egress wash nowash nat nonat split-gso no-split-gso auto-split-gso datacentre satellite "rtt 77ms" \
-		"overhead 40" "mpu 96" atm ptm noatm raw conservative ethernet docsis pppoe-ptm internet; do
+		"overhead 40" "mpu 96" atm ptm noatm raw conservative ethernet docsis pppoe-ptm internet \
+		diffserv4 diffserv8 precedence diffserv3 besteffort; do
 		echo "qdisc change dev veth0 root cakemt $args"
 	done >"$here/changes"
 	ns snd "$TC" -batch "$here/changes" || { fail "a change was refused"; return 1; }
