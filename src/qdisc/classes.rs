@@ -300,10 +300,11 @@ impl Classes for Cakemt {
         let mut band_count = 0;
         if diffserv.bands() > 1 {
             for (i, b) in (0..diffserv.bands()).zip(bands.iter_mut()) {
-                if let Some(v) = self.sched.band(tin, i) {
-                    *b = v;
-                    band_count = i + 1;
-                }
+                let Some(v) = self.sched.band(tin, i) else {
+                    break;
+                };
+                *b = v;
+                band_count = i.saturating_add(1);
             }
         }
         Some(TinSnapshot {
@@ -407,7 +408,8 @@ impl Classes for Cakemt {
                 return Ok(());
             }
             out.nested(TCA_CAKEMT_TIN_STATS_BANDS, |out| {
-                for (i, b) in (1u32..).zip(bands) {
+                // Attribute N+1 is band N (type 0 means none).
+                for (i, b) in (1..=MAX_BANDS as u32).zip(bands) {
                     out.nested(i, |out| put_band(out, b))?;
                 }
                 Ok(())

@@ -3,15 +3,18 @@
 # subscriber host). A packet's DSCP picks its band in its tin, as tc-cake's
 # tables map it; the bands share their tin's rate by CAKE's thresholds.
 
-# band_key NS DEV TIN KEY: KEY of each band of tin TIN (band 0 first),
-# space-separated; "none" if the tin shows no bands.
+# band_key NS DEV TIN KEY [TIN_KEY]: KEY of each band of tin TIN (band 0
+# first), space-separated, "none" if the tin shows no bands; then the
+# tin's own TIN_KEY if asked for, from the same dump.
 band_key() {
 	local minor
 	minor=$(printf %x "$3")
 	ns "$1" "$TC" -s -j class show dev "$2" |
-		jq -r --arg m "$minor" --arg k "$4" '[.[] | select(.kind == "cakemt" and (.handle | split(":")[1]) == $m)][0]
-			| (.tin.bands // .bands // null) as $b
-			| if $b == null then "none" else [$b | sort_by(.band)[] | .[$k] | tostring] | join(" ") end'
+		jq -r --arg m "$minor" --arg k "$4" --arg t "${5:-}" "$JQ_FIELD"'
+			[.[] | select(.kind == "cakemt" and (.handle | split(":")[1]) == $m)][0] as $c
+			| ($c.tin.bands // $c.bands // null) as $b
+			| (if $b == null then "none" else [$b | sort_by(.band)[] | .[$k] | tostring] | join(" ") end)
+			+ (if $t == "" then "" else " " + ($c | field($t) | tostring) end)'
 }
 
 # udp_to DST PORT COUNT: COUNT datagrams of 100 bytes to DST:PORT, from
@@ -86,21 +89,20 @@ NFT
 	[ "$q" -ge 25 ] || { fail "tin 1 holds only $q packets"; return 1; }
 	# Queued as besteffort, their DSCP unread: the change reads it.
 	tc_ qdisc change dev d0 root cakemt diffserv4 || return 1
-	got=$(band_key "" d0 1 backlog_packets)
-	info "besteffort -> diffserv4, bands 0..3 hold $got"
+	read -r be bk vi vo q <<<"$(band_key "" d0 1 backlog_packets qlen)"
+	got="$be $bk $vi $vo"
+	info "besteffort -> diffserv4, bands 0..3 hold $got, the tin $q"
 	accounted "" d0 30 || return 1
-	[ "$(echo "$got" | awk '{ print $1 + $2 + $3 + $4 }')" = "$(tstat "" d0 1 qlen)" ] ||
-		{ fail "bands hold $got, the tin $(tstat "" d0 1 qlen)"; return 1; }
+	[ $((be + bk + vi + vo)) = "$q" ] || { fail "bands hold $got, the tin $q"; return 1; }
 	# CS1 and EF in their bands (the shaper may have sent a few by now).
-	read -r be bk vi vo <<<"$got"
 	[ "$bk" -ge 7 ] && [ "$vo" -ge 7 ] && [ "$vi" = 0 ] && [ "$be" -le 10 ] ||
 		{ fail "bands hold $got, want about 10 10 0 10"; return 1; }
 	tc_ qdisc change dev d0 root cakemt diffserv3 || return 1
-	got=$(band_key "" d0 1 backlog_packets)
-	info "diffserv4 -> diffserv3 (voice is band 2): $got"
-	read -r be bk vo <<<"$got"
-	[ "$bk" -ge 7 ] && [ "$vo" -ge 7 ] && [ "$be" -le 10 ] ||
-		{ fail "bands hold $got, want about 10 10 10"; return 1; }
+	read -r be bk vo q <<<"$(band_key "" d0 1 backlog_packets qlen)"
+	got="$be $bk $vo"
+	info "diffserv4 -> diffserv3 (voice is band 2): $got, the tin $q"
+	[ $((be + bk + vo)) = "$q" ] && [ "$bk" -ge 7 ] && [ "$vo" -ge 7 ] && [ "$be" -le 10 ] ||
+		{ fail "bands hold $got, the tin $q; want about 10 10 10"; return 1; }
 	accounted "" d0 30 || return 1
 	tc_ qdisc change dev d0 root cakemt besteffort || return 1
 	[ "$(band_key "" d0 1 backlog_packets)" = none ] || { fail "besteffort still shows bands"; return 1; }
@@ -121,22 +123,23 @@ band_shares() {
 # share A B: A's share of A + B, percent.
 share() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (a + b) ? 100 * a / (a + b) : 0 }'; }
 
-# Two hosts in one 8 Mbit/s tin: CS1 (bulk) keeps only its threshold, a
+# Two hosts in one 4 Mbit/s tin: CS1 (bulk) keeps about its threshold, a
 # sixteenth of the tin, while best effort wants more, as in CAKE
 # (diffserv3, the reference in the same boot); besteffort, the control,
-# shares by host.
+# shares by host. Bulk may take what best effort leaves (the bands are
+# work-conserving), so the bound is above a sixteenth.
 test_rate_diffserv_bulk_yields_to_best_effort() {
 	load_module && star 2 || return 1
 	local ours cake ctl bad=0
-	ours=$(band_shares handle 1: cakemt tins 1 tin-bandwidth 8mbit diffserv3) || return 1
-	cake=$(band_shares cake bandwidth 8mbit diffserv3) || return 1
-	ctl=$(band_shares handle 1: cakemt tins 1 tin-bandwidth 8mbit besteffort) || return 1
+	ours=$(band_shares handle 1: cakemt tins 1 tin-bandwidth 4mbit diffserv3) || return 1
+	cake=$(band_shares cake bandwidth 4mbit diffserv3) || return 1
+	ctl=$(band_shares handle 1: cakemt tins 1 tin-bandwidth 4mbit besteffort) || return 1
 	info "CS1 and BE Mbit/s: cakemt diffserv3 $ours ($(share $ours)% CS1), cake diffserv3 $cake ($(share $cake)%), cakemt besteffort $ctl ($(share $ctl)%)"
-	# 1/16 is 6.25%: the bulk band keeps its threshold, not more.
-	le "$(share $ours)" 12 && le 3 "$(share $ours)" || { fail "cakemt: CS1 took $(share $ours)%"; bad=1; }
-	le "$(share $cake)" 12 || { fail "cake (reference): CS1 took $(share $cake)%"; bad=1; }
+	le "$(share $ours)" 15 && le 3 "$(share $ours)" || { fail "cakemt: CS1 took $(share $ours)%"; bad=1; }
+	le "$(share $cake)" 15 || { fail "cake (reference): CS1 took $(share $cake)%"; bad=1; }
 	le 40 "$(share $ctl)" && le "$(share $ctl)" 60 || { fail "besteffort (control): CS1 took $(share $ctl)%"; bad=1; }
-	within 10 "$(echo $ours | awk '{ print $1 + $2 }')" "$(tcp_goodput 8)" || { fail "cakemt diffserv3 carried $ours"; bad=1; }
+	# The tin was full: the split is the bands', not a lack of traffic.
+	le "$(tcp_goodput 3.4)" "$(echo $ours | awk '{ print $1 + $2 }')" || { fail "cakemt diffserv3 carried only $ours"; bad=1; }
 	return $bad
 }
 
