@@ -9,6 +9,7 @@
 
 pub mod ack_filter;
 pub mod alloc;
+pub mod autorate;
 pub mod band;
 pub mod burst;
 pub mod calendar;

@@ -54,6 +54,7 @@ enum {
 	TCA_CAKEMT_WASH,	/* u32: 1 = clear DSCP (keeping ECN) at enqueue, 0 = leave it; default 0 */
 	TCA_CAKEMT_NAT,		/* u32: 1 = hosts and flows by IPv4 addresses before NAT (conntrack), 0 = as sent; default 0 */
 	TCA_CAKEMT_DIFFSERV_MODE,	/* u32: CAKEMT_DIFFSERV_*, CAKE's classes as bands inside every tin; default besteffort */
+	TCA_CAKEMT_AUTORATE,	/* u32: 1 = shape the link to 15/16 of its estimated capacity (CAKE's autorate-ingress), 0 = to BASE_RATE64; default 0 */
 	__TCA_CAKEMT_MAX
 };
 #define TCA_CAKEMT_MAX (__TCA_CAKEMT_MAX - 1)
@@ -201,6 +202,8 @@ enum {
 	TCA_CAKEMT_STATS_AUTO_ADMITTED,	/* u64: hosts given a tin */
 	TCA_CAKEMT_STATS_AUTO_RELEASED,	/* u64: hosts that gave theirs back, idle */
 	TCA_CAKEMT_STATS_AUTO_REFUSED,	/* u64: packets of hosts without a tin, sent to the default tin (pool full) */
+	TCA_CAKEMT_STATS_LINK_RATE64,	/* u64: link rate in force, bytes/s: BASE_RATE64, or autorate's */
+	TCA_CAKEMT_STATS_CAPACITY_ESTIMATE64,	/* u64: autorate's estimate of the link's capacity, bytes/s (only with autorate) */
 	__TCA_CAKEMT_STATS_MAX
 };
 #define TCA_CAKEMT_STATS_MAX (__TCA_CAKEMT_STATS_MAX - 1)
