@@ -600,6 +600,7 @@ static const struct nla_policy cakemt_policy[TCA_CAKEMT_MAX + 1] = {
 	[TCA_CAKEMT_WASH]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_NAT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_DIFFSERV_MODE]	= { .type = NLA_U32 },
+	[TCA_CAKEMT_AUTORATE]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_RTT]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_TARGET]		= { .type = NLA_U32 },
 	[TCA_CAKEMT_AUTO]		= { .type = NLA_U32 },

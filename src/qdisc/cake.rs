@@ -2,7 +2,7 @@
 //! CAKE's own settings, which every tin applies alike: overhead
 //! compensation (`overhead`, `mpu`, `atm`/`ptm`, `raw`), flow isolation,
 //! nat, the ACK filter, ingress mode, GSO splitting, wash, the diffserv
-//! bands inside every tin, and COBALT's rtt and target.
+//! bands inside every tin, COBALT's rtt and target, and autorate-ingress.
 //! Their netlink values mean what `TCA_CAKE_*` means to sch_cake, except
 //! that a value out of range is refused rather than masked or clamped. All
 //! of them change live in O(1) (the core's setters re-derive every tin's
@@ -143,6 +143,13 @@ const NAT: Modes<bool> = Modes {
     table: &[(0, false), (1, true)],
 };
 
+const AUTORATE: Modes<bool> = Modes {
+    kind: TCA_CAKEMT_AUTORATE,
+    what: "autorate",
+    words: "off (0), autorate-ingress (1)",
+    table: &[(0, false), (1, true)],
+};
+
 const WASH: Modes<bool> = Modes {
     kind: TCA_CAKEMT_WASH,
     what: "wash",
@@ -201,6 +208,9 @@ pub(crate) struct CakeSettings {
     /// whatever the sender or a transit network set, and bands cost every
     /// tin memory and every packet time.
     pub(crate) diffserv: DiffservMode,
+    /// CAKE's autorate-ingress: the link is shaped to 15/16 of its
+    /// estimated capacity, starting from the configured bandwidth.
+    pub(crate) autorate: bool,
     /// COBALT's interval, microseconds (at least 1).
     pub(crate) rtt_us: u32,
     /// COBALT's target, microseconds (at least 1).
@@ -218,6 +228,7 @@ impl Default for CakeSettings {
             wash: false,
             nat: false,
             diffserv: DiffservMode::Besteffort,
+            autorate: false,
             rtt_us: DEFAULT_RTT_US,
             target_us: DEFAULT_TARGET_US,
         }
@@ -302,6 +313,9 @@ impl CakeSettings {
         if let Some(m) = DIFFSERV.parse(opts, ext)? {
             c.diffserv = m;
         }
+        if let Some(m) = AUTORATE.parse(opts, ext)? {
+            c.autorate = m;
+        }
         if let Some(v) = parse_us(opts, TCA_CAKEMT_RTT, ext, "rtt")? {
             c.rtt_us = v;
         }
@@ -362,6 +376,7 @@ impl CakeSettings {
         WASH.put(out, self.wash)?;
         NAT.put(out, self.nat)?;
         DIFFSERV.put(out, self.diffserv)?;
+        AUTORATE.put(out, self.autorate)?;
         out.put_u32(TCA_CAKEMT_RTT, self.rtt_us)?;
         out.put_u32(TCA_CAKEMT_TARGET, self.target_us)?;
         Ok(())

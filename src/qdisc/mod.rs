@@ -25,6 +25,8 @@ use crate::glue::qdisc::{
     now_ns, random_u32, Classified, Counters, DequeueCtx, EnqueueCtx, Qdisc, ResetCtx, Verdict,
 };
 use crate::glue::skb::{SkBuff, SkbQueue};
+use crate::sched::autorate::CapacityEstimate;
+use crate::sched::packet::Packet;
 use crate::sched::scheduler::{ConfigError, Dequeued, Scheduler};
 use auto_hosts::{AutoHosts, Rebuild};
 use cake::SplitGso;
@@ -57,6 +59,8 @@ pub(crate) struct Cakemt {
     banded: bool,
     /// Hosts and flows by pre-NAT addresses (a copy for the data path).
     nat: bool,
+    /// The link's capacity estimate, with autorate-ingress.
+    autorate: Option<CapacityEstimate>,
     /// Seed of the host hashes (per qdisc, so they cannot be aimed at).
     seed: u32,
     /// Times dequeue had to wait for a shaper and armed the watchdog.
@@ -150,6 +154,10 @@ impl Qdisc for Cakemt {
             wash: config.cake.wash,
             banded: config.cake.diffserv.bands() > 1,
             nat: config.cake.nat,
+            autorate: config
+                .cake
+                .autorate
+                .then(|| CapacityEstimate::new(config.link_rate, now_ns())),
             seed: random_u32(),
             throttled: 0,
             stalls: 0,
@@ -200,6 +208,15 @@ impl Qdisc for Cakemt {
         }
         if new.link_rate != ctrl.link_rate {
             self.sched.set_link_rate(new.link_rate, now);
+        }
+        // autorate starts again from a bandwidth given; turned off, the
+        // link goes back to the configured rate.
+        if !new.cake.autorate {
+            if self.autorate.take().is_some() {
+                self.sched.set_link_rate(new.link_rate, now);
+            }
+        } else if self.autorate.is_none() || new.link_rate != ctrl.link_rate {
+            self.autorate = Some(CapacityEstimate::new(new.link_rate, now));
         }
         if new.tin_rate != ctrl.tin_rate {
             self.sched.set_default_tin_rate(new.tin_rate, now);
@@ -272,14 +289,20 @@ impl Qdisc for Cakemt {
             skb.wash();
         }
         let keys = skb.flow_keys(self.seed, self.nat);
-        match self
+        let (now, len) = (now_ns(), skb.len());
+        let verdict = match self
             .sched
-            .enqueue(tin, skb, keys, now_ns(), &mut |p, _| q.drop_queued(p))
+            .enqueue(tin, skb, keys, now, &mut |p, _| q.drop_queued(p))
         {
             Ok(e) if e.own_flow_cut => Verdict::QueuedOwnFlowCut,
             Ok(_) => Verdict::Queued,
             Err(_) => Verdict::Dropped,
+        };
+        // Every arrival counts: the estimate is of what the link brings.
+        if let Some(rate) = self.autorate.as_mut().and_then(|a| a.on_packet(len, now)) {
+            self.sched.set_link_rate(rate, now);
         }
+        verdict
     }
 
     fn dequeue(&mut self, q: &mut DequeueCtx<'_>) -> Option<SkBuff> {

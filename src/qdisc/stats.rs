@@ -27,6 +27,10 @@ pub(crate) struct QdiscStats {
     throttled: u64,
     /// Automatic tins' counters, if they are on.
     auto: Option<AutoCounters>,
+    /// The link rate in force (autorate's, if on), bytes/s.
+    link_rate: u64,
+    /// autorate's capacity estimate, if on.
+    capacity: Option<u64>,
 }
 
 impl QdiscStats {
@@ -47,6 +51,8 @@ impl QdiscStats {
             misclassified: q.select.misclassified,
             throttled: q.throttled,
             auto: q.auto.as_ref().map(|a| a.counters()),
+            link_rate: q.sched.config().link_rate,
+            capacity: q.autorate.as_ref().map(|a| a.estimate()),
         }
     }
 }
@@ -80,6 +86,10 @@ pub(super) fn dump_stats(c: &Config, s: &QdiscStats, k: &Counters, out: &mut NlW
     let pad = TCA_CAKEMT_STATS_PAD;
     let t = &s.totals;
     out.put_u64(TCA_CAKEMT_STATS_BASE_RATE64, c.link_rate, pad)?;
+    out.put_u64(TCA_CAKEMT_STATS_LINK_RATE64, s.link_rate, pad)?;
+    if let Some(e) = s.capacity {
+        out.put_u64(TCA_CAKEMT_STATS_CAPACITY_ESTIMATE64, e, pad)?;
+    }
     out.put_u32(TCA_CAKEMT_STATS_MEMORY_LIMIT, u32_sat(s.memlimit))?;
     out.put_u32(TCA_CAKEMT_STATS_MEMORY_USED, u32_sat(s.mem_used))?;
     out.put_u64(TCA_CAKEMT_STATS_MEMORY_ALLOCATED, s.allocated as u64, pad)?;

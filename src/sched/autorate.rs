@@ -27,6 +27,16 @@ fn ewma(avg: u64, sample: u64, shift: u32) -> u64 {
     (avg - (avg >> shift)).saturating_add(sample >> shift)
 }
 
+/// `bytes` in `ns` (not 0) as bytes per second, without overflow (and
+/// without a 128-bit division, which the kernel lacks).
+fn per_second(bytes: u64, ns: u64) -> u64 {
+    match bytes.checked_mul(1_000_000_000) {
+        Some(b) => b / ns.max(1),
+        // Exabytes in a window: microseconds are precise enough.
+        None => (bytes / (ns / 1000).max(1)).saturating_mul(1_000_000),
+    }
+}
+
 /// `x * 15 / 16` without overflow.
 fn fifteen_sixteenths(x: u64) -> u64 {
     (x / 16) * 15 + (x % 16) * 15 / 16
@@ -77,10 +87,7 @@ impl CapacityEstimate {
             return None;
         }
         // The window ends: its bytes over its length are a sample.
-        let sample = u128::from(self.window_bytes)
-            .saturating_mul(1_000_000_000)
-            .checked_div(u128::from(window))
-            .map_or(u64::MAX, |b| u64::try_from(b).unwrap_or(u64::MAX));
+        let sample = per_second(self.window_bytes, window);
         let shift = if sample > self.peak { 2 } else { 8 };
         self.peak = ewma(self.peak, sample, shift);
         self.window_bytes = 0;
@@ -107,7 +114,13 @@ mod tests {
     /// exactly regular; if they were, no gap would ever be above the
     /// average, in sch_cake too); returns the time after and the last
     /// re-rating.
-    fn feed(e: &mut CapacityEstimate, start: u64, ms: u64, rate: u64, train: u64) -> (u64, Option<u64>) {
+    fn feed(
+        e: &mut CapacityEstimate,
+        start: u64,
+        ms: u64,
+        rate: u64,
+        train: u64,
+    ) -> (u64, Option<u64>) {
         let period = 1500 * train * 1_000_000_000 / rate;
         let (mut t, mut last, mut n) = (start, None, 0u64);
         while t < start + ms * 1_000_000 {
@@ -117,7 +130,11 @@ mod tests {
                 }
             }
             n += 1;
-            t += if n % 2 == 0 { period * 102 / 100 } else { period * 98 / 100 };
+            t += if n % 2 == 0 {
+                period * 102 / 100
+            } else {
+                period * 98 / 100
+            };
         }
         (t, last)
     }
@@ -129,9 +146,15 @@ mod tests {
             let mut e = CapacityEstimate::new(0, 0);
             let (_, r) = feed(&mut e, 0, 10_000, rate, 1);
             let est = e.estimate();
-            assert!(est.abs_diff(rate) * 100 <= rate * 3, "{rate} from 0: estimate {est}");
+            assert!(
+                est.abs_diff(rate) * 100 <= rate * 3,
+                "{rate} from 0: estimate {est}"
+            );
             let r = r.expect("re-rated");
-            assert!(r <= fifteen_sixteenths(est) * 103 / 100 && r * 103 / 100 >= fifteen_sixteenths(est));
+            assert!(
+                r <= fifteen_sixteenths(est) * 103 / 100
+                    && r * 103 / 100 >= fifteen_sixteenths(est)
+            );
             // From twice the rate (the bandwidth configured too high) it
             // falls 1/256 of the way per window: at 83 packets a second,
             // 40 windows, most of the way in 10 s; at more, all of it.
@@ -139,7 +162,10 @@ mod tests {
             feed(&mut e, 0, 10_000, rate, 1);
             let est = e.estimate();
             let slack = if rate < 1_000_000 { 25 } else { 3 };
-            assert!(est >= rate * 97 / 100 && est <= rate * (100 + slack) / 100, "{rate} from twice: {est}");
+            assert!(
+                est >= rate * 97 / 100 && est <= rate * (100 + slack) / 100,
+                "{rate} from twice: {est}"
+            );
         }
     }
 
@@ -164,14 +190,22 @@ mod tests {
         let early = e.estimate();
         assert!(early > 9_000_000, "after 100 ms at a quarter: {early}");
         let (t, _) = feed(&mut e, t, 3_000, 3_125_000, 1);
-        assert!(e.estimate() * 100 <= 3_125_000 * 105, "after 3 s: {}", e.estimate());
+        assert!(
+            e.estimate() * 100 <= 3_125_000 * 105,
+            "after 3 s: {}",
+            e.estimate()
+        );
         // Back up: once the average gap has come down to the new gaps
         // (1/256 a packet: 150 ms here) windows end again, and the
         // estimate is there within a few of them.
         let (t, _) = feed(&mut e, t, 100, 12_500_000, 1);
         assert!(e.estimate() < 6_000_000, "100 ms back: {}", e.estimate());
         feed(&mut e, t, 200, 12_500_000, 1);
-        assert!(e.estimate() * 100 >= 12_500_000 * 97, "300 ms back at the rate: {}", e.estimate());
+        assert!(
+            e.estimate() * 100 >= 12_500_000 * 97,
+            "300 ms back at the rate: {}",
+            e.estimate()
+        );
     }
 
     #[test]
@@ -186,7 +220,18 @@ mod tests {
             }
         }
         let max = (t / RERATE_NS) as u32;
-        assert!(rerates >= 1 && rerates <= max, "{rerates} re-ratings in {t} ns");
+        assert!(
+            rerates >= 1 && rerates <= max,
+            "{rerates} re-ratings in {t} ns"
+        );
+    }
+
+    #[test]
+    fn per_second_does_not_overflow() {
+        assert_eq!(per_second(1500, 1_000_000), 1_500_000);
+        // 1.8e16 bytes in a second, to the microsecond.
+        assert_eq!(per_second(u64::MAX / 1000, 1_000_000_000), 18_446_744_073_000_000);
+        assert_eq!(per_second(u64::MAX, 1), u64::MAX);
     }
 
     #[test]

@@ -51,7 +51,7 @@ DEFAULTS = {"bandwidth": 0, "tins": 1, "tin_bandwidth": 0, "default_tin": 0, "fw
             "ingress": 0, "split_gso": 2, "rtt": 100000, "target": 5000,
             "auto": 0, "mask4": 32, "mask6": 64, "auto_idle": 180000, "auto_first": 1, "auto_prefixes": [],
             "burst": 0, "burst_threshold": 0, "burst_time": 10000, "wash": 0, "nat": 0,
-            "diffserv": 3}
+            "diffserv": 3, "autorate": 0}
 # CAKE's settings: attribute -> (model key, least, most value accepted).
 AUTO_MODES = ["none", "dsthost", "srchost"]
 # Different bursts tins may have of their own at once (TIN_BURSTS in the core).
@@ -62,6 +62,7 @@ CAKE_RANGES = {"TCA_CAKEMT_OVERHEAD": ("overhead", -64, 256), "TCA_CAKEMT_MPU": 
                "TCA_CAKEMT_SPLIT_GSO": ("split_gso", 0, 2), "TCA_CAKEMT_RTT": ("rtt", 1, 2**32 - 1),
                "TCA_CAKEMT_TARGET": ("target", 1, 2**32 - 1), "TCA_CAKEMT_WASH": ("wash", 0, 1),
                "TCA_CAKEMT_NAT": ("nat", 0, 1), "TCA_CAKEMT_DIFFSERV_MODE": ("diffserv", 0, 4),
+               "TCA_CAKEMT_AUTORATE": ("autorate", 0, 1),
                # automatic per-host tins
                "TCA_CAKEMT_AUTO": ("auto", 0, 2), "TCA_CAKEMT_AUTO_MASK4": ("mask4", 1, 32),
                "TCA_CAKEMT_AUTO_MASK6": ("mask6", 1, 128), "TCA_CAKEMT_AUTO_IDLE": ("auto_idle", 1, 86400000),
@@ -440,7 +441,9 @@ class Fuzzer:
                      "ack-filter": ACK_FILTERS[m["ack_filter"]], "split_gso": SPLIT_GSO[m["split_gso"]],
                      "rtt": m["rtt"], "target": m["target"], "raw": m["raw"], "atm": ATM[m["atm"]],
                      "overhead": m["overhead"], "mpu": m["mpu"], "wash": bool(m["wash"]), "nat": bool(m["nat"]),
-                     "diffserv": DIFFSERV[m["diffserv"]]})
+                     "diffserv": DIFFSERV[m["diffserv"]],
+                     # tc prints autorate only when it is on, as tc-cake.
+                     "autorate": "autorate-ingress" if m["autorate"] else None})
         # Automatic tins print only when on; a burst's details only with a burst.
         want["auto"] = AUTO_MODES[m["auto"]]
         if m["auto"]:

@@ -97,6 +97,8 @@ diffserv4|default-tin 1 diffserv4 triple-isolate|diffserv=diffserv4
 diffserv8|default-tin 1 diffserv8 triple-isolate|diffserv=diffserv8
 precedence|default-tin 1 precedence triple-isolate|diffserv=precedence
 besteffort|default-tin 1 besteffort triple-isolate|diffserv=besteffort
+autorate-ingress|bandwidth 10Mbit autorate-ingress tins 1|autorate=autorate-ingress
+bandwidth 10mbit|bandwidth 10Mbit tins 1|autorate=null
 ack-filter|nowash ack-filter auto-split-gso|ack-filter=enabled
 ack-filter-aggressive|ack-filter-aggressive|ack-filter=aggressive
 no-ack-filter|no-ack-filter|ack-filter=disabled
@@ -280,7 +282,7 @@ nat nonat|duplicate "nat"
 wash nowash|duplicate "wash"
 diffserv3 diffserv4|duplicate "diffserv3"
 besteffort precedence|duplicate "besteffort"
-autorate-ingress|What is "autorate-ingress"
+autorate-ingress autorate-ingress|duplicate "autorate-ingress"
 CASES
 	# The kernel's own checks, for values tc never sends: REQUEST|message.
 	kernel_refuses d0 <<'CASES' || return 1
@@ -293,6 +295,7 @@ ACK_FILTER=3|cakemt: ack-filter mode 3 is none of
 INGRESS=2|cakemt: ingress 2 is none of egress (0), ingress (1)
 WASH=2|cakemt: wash 2 is none of nowash (0), wash (1)
 NAT=2|cakemt: nat 2 is none of nonat (0), nat (1)
+AUTORATE=2|cakemt: autorate 2 is none of off (0), autorate-ingress (1)
 DIFFSERV_MODE=5|cakemt: diffserv mode 5 is none of diffserv3 (0), diffserv4 (1), diffserv8 (2), besteffort (3), precedence (4)
 SPLIT_GSO=3|cakemt: split-gso mode 3 is none of
 RTT=0|cakemt: rtt must be at least 1 us, not 0
