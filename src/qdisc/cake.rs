@@ -171,7 +171,8 @@ const SPLIT_GSO: Modes<SplitGso> = Modes {
 const DIFFSERV: Modes<DiffservMode> = Modes {
     kind: TCA_CAKEMT_DIFFSERV_MODE,
     what: "diffserv mode",
-    words: "diffserv3 (0), diffserv4 (1), diffserv8 (2), besteffort (3), precedence (4)",
+    // An extack message holds 80 bytes: the ends of the range only.
+    words: "diffserv3 (0) .. precedence (4)",
     table: &[
         (CAKEMT_DIFFSERV_DIFFSERV3, DiffservMode::Diffserv3),
         (CAKEMT_DIFFSERV_DIFFSERV4, DiffservMode::Diffserv4),
