@@ -230,7 +230,10 @@ mod tests {
     fn per_second_does_not_overflow() {
         assert_eq!(per_second(1500, 1_000_000), 1_500_000);
         // 1.8e16 bytes in a second, to the microsecond.
-        assert_eq!(per_second(u64::MAX / 1000, 1_000_000_000), 18_446_744_073_000_000);
+        assert_eq!(
+            per_second(u64::MAX / 1000, 1_000_000_000),
+            18_446_744_073_000_000
+        );
         assert_eq!(per_second(u64::MAX, 1), u64::MAX);
     }
 
