@@ -4,11 +4,12 @@
 //! varies, as a cable or cellular link's does. The link shaper then runs at
 //! 15/16 of the estimate, so the queue stays here and not upstream.
 //!
-//! As sch_cake: an average of the gaps between arrivals, which falls fast
-//! and rises slowly, so a burst (an aggregate, a GRO train) does not end a
-//! window; a gap longer than the average does, and the window's bytes over
-//! its length are a sample of the capacity. The estimate follows a higher
-//! sample fast (a quarter of the way) and a lower one slowly (1/256).
+//! As sch_cake: an average of the gaps between arrivals, which rises fast
+//! and falls slowly, so the short gaps inside a burst (an aggregate, a GRO
+//! train) do not end a window; a gap longer than the average does, and the
+//! window's bytes over its length are a sample of the capacity. The
+//! estimate follows a higher sample fast (a quarter of the way) and a
+//! lower one slowly (1/256): it is a peak, and reads bursty arrivals high.
 //! Two differences from sch_cake. A window lasts at least 2 ms: sch_cake's
 //! average gap starts at 0, so every gap inside the first burst ended a
 //! window of its own, read as the line rate, and took seconds to decay.
