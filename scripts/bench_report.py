@@ -39,6 +39,8 @@ LABELS = {
     "clsact_bpf": "clsact bpf writing skb->priority, noqueue (classification alone)",
     "cake": "one CAKE besteffort, no per-host rates",
     "cakemt_prio": "cakemt, tin from skb->priority (clsact bpf, LibreQoS's way)",
+    "cakemt_prio_ds4": "cakemt prio with CAKE's diffserv4 bands in every tin (the classes "
+    "of HTB+CAKE's diffserv4 leaves)",
     "cakemt_unshaped": "cakemt prio with no rate on its tins (a diagnostic, judged by no "
     "target: scheduling without per-host shaping, as one CAKE has none)",
     "cakemt_bpf": "cakemt, one cls_bpf writing the class id",
@@ -61,6 +63,7 @@ SHORT = {
     "clsact_bpf": "bpf prio alone",
     "cake": "CAKE",
     "cakemt_prio": "cakemt prio",
+    "cakemt_prio_ds4": "cakemt prio diffserv4",
     "cakemt_unshaped": "cakemt prio, tins unshaped",
     "cakemt_bpf": "cakemt cls_bpf",
     "cakemt_flower": "cakemt flower",
@@ -80,7 +83,7 @@ FLENT_SHORT = {
     "cake_per_host": "CAKE per host",
     "cake": "one CAKE (no per-host rates)",
 }
-CAKEMT = ["cakemt_prio", "cakemt_bpf", "cakemt_flower", "cakemt_fwmark", "cakemt_auto"]
+CAKEMT = ["cakemt_prio", "cakemt_prio_ds4", "cakemt_bpf", "cakemt_flower", "cakemt_fwmark", "cakemt_auto"]
 MIB = 1 << 20
 
 

@@ -29,7 +29,7 @@ bench_smoke_problems() {
 		   | select(. < $cfg.rounds) | "\($c): \(.) of \($cfg.rounds) samples"),
 		  ($all[] as $c | [.[] | select(.kind == "check" and .contender == $c)] | length | select(. != 1)
 		   | "\($c): \(.) checks, not 1"),
-		  ((["htb_fq_codel", "htb_cake", "htb_mq_cake", "cake_per_host", "cakemt_prio", "cakemt_bpf", "cakemt_flower", "cakemt_fwmark", "cakemt_auto"] - [.[] | select(.kind == "change") | .contender])[]
+		  ((["htb_fq_codel", "htb_cake", "htb_mq_cake", "cake_per_host", "cakemt_prio", "cakemt_prio_ds4", "cakemt_bpf", "cakemt_flower", "cakemt_fwmark", "cakemt_auto"] - [.[] | select(.kind == "change") | .contender])[]
 		   | "\(.): no rate change"),
 		  (if any(.[]; .kind == "done" and .ok == true) then empty else "the run did not finish" end),
 		  (if any(.[]; .kind == "dmesg" and .ok == true) then empty else "the kernel reported a fault" end)' "$1"

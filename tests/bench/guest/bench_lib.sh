@@ -36,13 +36,13 @@ BENCH_LINK=10gbit
 # with no rate on its tins (a diagnostic: scheduling without per-host
 # shaping, as one CAKE has none). The biggest go last, so that the others
 # are built before memory runs short.
-BENCH_CONTENDERS="noqueue clsact_bpf cake cakemt_prio cakemt_unshaped cakemt_bpf cakemt_flower cakemt_fwmark cakemt_auto htb_fq_codel htb_cake htb_mq_cake cake_per_host"
+BENCH_CONTENDERS="noqueue clsact_bpf cake cakemt_prio cakemt_prio_ds4 cakemt_unshaped cakemt_bpf cakemt_flower cakemt_fwmark cakemt_auto htb_fq_codel htb_cake htb_mq_cake cake_per_host"
 
 # Kernel memory a contender is guessed to need per host, bytes (only to skip
 # what cannot fit; the figures reported are measured). HTB+CAKE: every CAKE
 # allocates its eight tins' flow tables, about 1.06 MB (REFERENCES.md).
 declare -A BENCH_GUESS=([htb_fq_codel]=100000 [htb_cake]=1200000 [htb_mq_cake]=1200000 [cake_per_host]=1200000
-	[cakemt_prio]=4096 [cakemt_unshaped]=4096 [cakemt_bpf]=4096 [cakemt_flower]=4096
+	[cakemt_prio]=4096 [cakemt_prio_ds4]=4096 [cakemt_unshaped]=4096 [cakemt_bpf]=4096 [cakemt_flower]=4096
 	[cakemt_fwmark]=4096 [cakemt_auto]=4096)
 
 # awk's addr(i): host i's address, 100.64.0.0 + i (the CGNAT range, from
@@ -94,10 +94,11 @@ bench_filters_clsact_bpf() {
 bench_qdisc_cake() { tc_ qdisc add dev "$1" root cake besteffort bandwidth $BENCH_LINK; }
 
 # cakemt with N tins at the host rate, set as an operator with distinct
-# rates would: one `rates` file (3 requests of up to 3,900 tins each).
+# rates would: one `rates` file (3 requests of up to 3,900 tins each);
+# $BENCH_CAKEMT_OPTS are further keywords.
 bench_cakemt() {
 	tc_ qdisc add dev "$1" root handle 1: cakemt bandwidth $BENCH_LINK tins "$2" \
-		tin-bandwidth $BENCH_RATE &&
+		tin-bandwidth $BENCH_RATE ${BENCH_CAKEMT_OPTS:-} &&
 		tc_ qdisc change dev "$1" root cakemt rates "$3/rates"
 }
 bench_change_cakemt() { tc_ qdisc change dev "$1" root cakemt rates "$3/rates.new"; }
@@ -107,6 +108,12 @@ bench_change_cakemt() { tc_ qdisc change dev "$1" root cakemt rates "$3/rates.ne
 bench_qdisc_cakemt_prio() { bench_cakemt "$@" && tc_ qdisc add dev "$1" clsact; }
 bench_filters_cakemt_prio() { bench_filters_clsact_bpf "$@"; }
 bench_change_cakemt_prio() { bench_change_cakemt "$@"; }
+
+# cakemt_prio with CAKE's diffserv4 bands in every tin: the same classes as
+# HTB+CAKE's diffserv4 leaves (pktgen's packets are best effort in both).
+bench_qdisc_cakemt_prio_ds4() { BENCH_CAKEMT_OPTS=diffserv4 bench_cakemt "$@" && tc_ qdisc add dev "$1" clsact; }
+bench_filters_cakemt_prio_ds4() { bench_filters_clsact_bpf "$@"; }
+bench_change_cakemt_prio_ds4() { bench_change_cakemt "$@"; }
 
 # cakemt_prio's tins without a rate: only the link (10 Gbit/s) shapes.
 bench_qdisc_cakemt_unshaped() {
@@ -437,7 +444,7 @@ bench_check() {
 	[ "$q1" = 0 ] || why+="$q1 packets left queued; "
 	[ $((x1 - x0)) = 0 ] || why+="$((x1 - x0)) packets matched no HTB class; "
 	case $c in
-	cakemt_prio | cakemt_unshaped | cakemt_bpf | cakemt_flower | cakemt_fwmark)
+	cakemt_prio | cakemt_prio_ds4 | cakemt_unshaped | cakemt_bpf | cakemt_flower | cakemt_fwmark)
 		[ $((u1 - u0)) = 0 ] || why+="$((u1 - u0)) packets found no tin; " ;;
 	cakemt_auto) hosts=$(qstat "" "$dev" auto_hosts) ;;
 	esac
