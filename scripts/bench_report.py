@@ -77,7 +77,7 @@ SHORT = {
 # The flent contenders (bench_flent.sh): each shapes host uploads on the
 # router's uplink, a flower filter per host picking its class or tin.
 FLENT_SHORT = {
-    "cakemt": "cakemt flower",
+    "cakemt": "cakemt flower diffserv4",
     "htb_fq_codel": "HTB+fq_codel",
     "htb_cake": "HTB+CAKE",
     "cake_per_host": "CAKE per host",
@@ -587,7 +587,8 @@ def flent_markdown(add, records, flent):
         "mean of flent's TCP upload sum from the load's second 2 to its end, the others' "
         "from their iperf3 servers' per-second counts in the same seconds; Jain over all hosts. Ping: host 1's ICMP ping under load in the "
         "same window; induced = under load minus the idle median. rrul's flows carry "
-        "DSCP marks (EF, CS1, CS5): diffserv4 leaves act on them, cakemt does not yet. "
+        "DSCP marks (EF, CS1, CS5): CAKE's diffserv4 leaves act on them, and so does "
+        "cakemt, which runs diffserv4 in every tin here (from 2026-12-04). "
         "Data files: the `.flent.gz` next to this report (`flent -i FILE -p ping_cdf` "
         "plots any of them)."
     )

@@ -41,9 +41,11 @@ flent_flower() {
 	done | ns rtr "$TC" -batch -
 }
 
+# With diffserv4 in every tin: the classes of HTB+CAKE's diffserv4 leaves,
+# which rrul's marked flows (EF, CS1, CS5) reach.
 flent_qdisc_cakemt() {
 	ns rtr "$TC" qdisc add dev up0 root handle 1: cakemt bandwidth $FLENT_LINK \
-		tins $FLENT_HOSTS tin-bandwidth $FLENT_RATE && flent_flower
+		tins $FLENT_HOSTS tin-bandwidth $FLENT_RATE diffserv4 && flent_flower
 }
 
 # flent_htb LEAF...: HTB, a class per host at its rate with a LEAF each.
