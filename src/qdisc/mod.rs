@@ -55,8 +55,6 @@ pub(crate) struct Cakemt {
     split_gso: SplitGso,
     /// Clear DSCP at enqueue (a copy of the setting for the data path).
     wash: bool,
-    /// Tins have diffserv bands (the data path keeps each packet's DSCP).
-    banded: bool,
     /// Hosts and flows by pre-NAT addresses (a copy for the data path).
     nat: bool,
     /// The link's capacity estimate, with autorate-ingress.
@@ -152,7 +150,6 @@ impl Qdisc for Cakemt {
             auto,
             split_gso: config.cake.split_gso,
             wash: config.cake.wash,
-            banded: config.cake.diffserv.bands() > 1,
             nat: config.cake.nat,
             autorate: config
                 .cake
@@ -230,7 +227,6 @@ impl Qdisc for Cakemt {
         new.cake.apply(&ctrl.cake, &mut self.sched);
         self.split_gso = new.cake.split_gso;
         self.wash = new.cake.wash;
-        self.banded = self.sched.diffserv().bands() > 1;
         self.nat = new.cake.nat;
         self.select
             .configure(new.tins, new.effective_default_tin(), new.fwmark);
@@ -283,7 +279,7 @@ impl Qdisc for Cakemt {
 
     fn enqueue(&mut self, q: &mut EnqueueCtx<'_>, tin: u32, mut skb: SkBuff) -> Verdict {
         // The band's DSCP first: as CAKE, wash clears it only on the wire.
-        skb.keep_dscp(self.banded);
+        skb.keep_dscp(self.sched.diffserv().bands() > 1);
         // After classification, so that filters still see the DSCP.
         if self.wash {
             skb.wash();
