@@ -167,12 +167,13 @@ star() {
 	for h in $(seq 1 "$n"); do ns h$h ping -c1 -W2 10.0.0.2 >/dev/null || return 1; done
 }
 
-# send_udp DST COUNT: COUNT datagrams of 100 bytes to DST:9, from bash
-# itself (no process per datagram); a full queue's refusal is fine.
+# send_udp DST COUNT [PORT]: COUNT datagrams of 100 bytes to DST:PORT
+# (default 9), from bash itself (no process per datagram); a full queue's
+# refusal is fine.
 send_udp() {
 	local i
 	for ((i = 0; i < $2; i++)); do
-		printf '%0100d' 0 2>/dev/null >/dev/udp/"$1"/9
+		printf '%0100d' 0 2>/dev/null >/dev/udp/"$1"/"${3:-9}"
 	done 2>/dev/null
 	return 0
 }

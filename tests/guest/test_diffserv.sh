@@ -17,16 +17,6 @@ band_key() {
 			+ (if $t == "" then "" else " " + ($c | field($t) | tostring) end)'
 }
 
-# udp_to DST PORT COUNT: COUNT datagrams of 100 bytes to DST:PORT, from
-# bash itself; a full queue's refusal is fine.
-udp_to() {
-	local i
-	for ((i = 0; i < $3; i++)); do
-		printf '%0100d' 0 2>/dev/null >/dev/udp/"$1"/"$2"
-	done 2>/dev/null
-	return 0
-}
-
 # pings TOS COUNT: COUNT pings with TOS byte TOS from snd to rcv.
 pings() { ns snd ping -q -Q "$1" -c "$2" -i 0.05 -W 2 10.99.0.2 >/dev/null; }
 
@@ -84,7 +74,7 @@ NFT
 	local got q be bk vi vo
 	# 1 kbit: 30 datagrams of 142 bytes stay queued for half a minute.
 	tc_ qdisc add dev d0 root handle 1: cakemt tins 2 default-tin 1 tin-bandwidth 1kbit besteffort || return 1
-	udp_to 192.0.2.50 9 10; udp_to 192.0.2.50 10 10; udp_to 192.0.2.50 11 10
+	send_udp 192.0.2.50 10 9; send_udp 192.0.2.50 10 10; send_udp 192.0.2.50 10 11
 	q=$(tstat "" d0 1 qlen)
 	[ "$q" -ge 25 ] || { fail "tin 1 holds only $q packets"; return 1; }
 	# Queued as besteffort, their DSCP unread: the change reads it.
