@@ -169,6 +169,20 @@ enum {
 	TCA_CAKEMT_CLASS_BURST_THRESHOLD64,	/* u64: bytes/s; 0 or absent = the tin's rate after the change */
 	TCA_CAKEMT_CLASS_BURST_TIME,	/* u32: ms, 1..86400000; absent = 10000 */
 	TCA_CAKEMT_CLASS_BURST_DEFAULT,	/* flag: back to the qdisc's bursts (dump: the tin has them) */
+	/*
+	 * The tin's own COBALT times and framing, for a subscriber whose path
+	 * differs from the rest (a satellite backhaul, a DSL line). Each is
+	 * dumped only when the tin has it; absent, the tin uses the qdisc's.
+	 * The tin's framing prices its packets for its own rate only: the
+	 * link keeps charging them with the qdisc's framing.
+	 */
+	TCA_CAKEMT_CLASS_RTT,		/* u32: COBALT interval, microseconds, at least 1 */
+	TCA_CAKEMT_CLASS_TARGET,	/* u32: COBALT target, microseconds, at least 1; needs RTT; absent = RTT / 20 */
+	TCA_CAKEMT_CLASS_RTT_DEFAULT,	/* flag: back to the qdisc's rtt and target */
+	TCA_CAKEMT_CLASS_OVERHEAD,	/* s32: bytes added to each of the tin's packets, -64..256 (the MAC header is taken off first, as at the qdisc) */
+	TCA_CAKEMT_CLASS_MPU,		/* u32: least bytes charged for one of the tin's packets, 0..256 */
+	TCA_CAKEMT_CLASS_ATM,		/* u32: the tin's cell framing, CAKEMT_ATM_* */
+	TCA_CAKEMT_CLASS_FRAMING_DEFAULT,	/* flag: overhead, mpu and atm back to the qdisc's (applied before any of them in the same request) */
 	__TCA_CAKEMT_CLASS_MAX
 };
 #define TCA_CAKEMT_CLASS_MAX (__TCA_CAKEMT_CLASS_MAX - 1)
@@ -239,6 +253,8 @@ enum {
 	TCA_CAKEMT_TIN_STATS_AUTO_IDLE_MS,	/* u64: ms since its last packet */
 	TCA_CAKEMT_TIN_STATS_DIFFSERV_MODE,	/* u32: CAKEMT_DIFFSERV_*, which names the bands */
 	TCA_CAKEMT_TIN_STATS_BANDS,	/* nested: attribute N+1 is band N, nested TCA_CAKEMT_BAND_STATS_*; absent with one band */
+	TCA_CAKEMT_TIN_STATS_TARGET_US,	/* u32: COBALT target in force, fitted to the tin's rate */
+	TCA_CAKEMT_TIN_STATS_INTERVAL_US,	/* u32: COBALT interval in force */
 	__TCA_CAKEMT_TIN_STATS_MAX
 };
 #define TCA_CAKEMT_TIN_STATS_MAX (__TCA_CAKEMT_TIN_STATS_MAX - 1)
