@@ -14,6 +14,7 @@
 //! rate, a host that keeps sending stays at its rate after the burst.
 
 use super::shaper::Rate;
+use super::shared_settings::{Shared, SharedSettings, SHARED_NONE};
 
 /// Burst settings, bytes per second and nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,80 +102,72 @@ pub enum BurstError {
 /// this small serves any number of tins, and each tin needs a byte.
 pub const TIN_BURSTS: usize = 16;
 
-/// A tin's burst entry: [`Tin`](super::tin::Tin)'s `burst` byte.
-pub(crate) const TIN_BURST_DEFAULT: u8 = 0;
+/// A tin's burst byte ([`Tin`](super::tin::Tin)'s `burst`): the
+/// scheduler's, none, or an entry of the table of tins' own.
+pub(crate) const TIN_BURST_DEFAULT: u8 = SHARED_NONE;
 pub(crate) const TIN_BURST_OFF: u8 = u8::MAX;
 
-/// One burst of the table and how many tins use it (0: free).
-#[derive(Debug, Clone, Copy)]
-pub struct BurstEntry {
+/// A burst of the table: as configured, and as the data path uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnBurst {
     cfg: BurstConfig,
     burst: Option<Burst>,
-    users: u32,
 }
+
+impl OwnBurst {
+    fn new(cfg: &BurstConfig) -> Self {
+        OwnBurst {
+            cfg: *cfg,
+            burst: Burst::new(cfg),
+        }
+    }
+}
+
+/// One entry of the table of tins' own bursts.
+pub type BurstEntry = Shared<OwnBurst>;
 
 impl BurstEntry {
     /// A free entry.
-    pub const FREE: BurstEntry = BurstEntry {
+    pub const FREE: BurstEntry = Shared::free(OwnBurst {
         cfg: BurstConfig {
             rate: 0,
             threshold: 0,
             time_ns: 0,
         },
         burst: None,
-        users: 0,
-    };
+    });
 }
 
-/// The bursts tins have of their own, found by a tin's byte: entry `i`
-/// is byte `i + 1`. Changed only by configuration (O([`TIN_BURSTS`])),
-/// read per packet.
+/// The bursts tins have of their own, found by a tin's byte. Changed only
+/// by configuration (O([`TIN_BURSTS`])), read per packet.
 pub(crate) struct TinBursts<'a>(pub(crate) &'a mut [BurstEntry]);
 
 impl TinBursts<'_> {
     /// The burst of byte `b` (None for default, off or a free entry).
     pub(crate) fn get(entries: &[BurstEntry], b: u8) -> Option<Burst> {
-        let i = usize::from(b).checked_sub(1)?;
-        entries.get(i).and_then(|e| e.burst)
+        SharedSettings::get(entries, b).and_then(|e| e.burst)
     }
 
     /// The setting byte `b` stands for.
     pub(crate) fn setting(entries: &[BurstEntry], b: u8) -> TinBurst {
         match b {
-            TIN_BURST_DEFAULT => TinBurst::Default,
             TIN_BURST_OFF => TinBurst::Off,
-            _ => match usize::from(b).checked_sub(1).and_then(|i| entries.get(i)) {
-                Some(e) if e.users > 0 => TinBurst::Own(e.cfg),
-                _ => TinBurst::Default,
+            _ => match SharedSettings::get(entries, b) {
+                Some(e) => TinBurst::Own(e.cfg),
+                None => TinBurst::Default,
             },
         }
     }
 
     /// The byte a tin now holding `old` would hold for `new`, without
-    /// changing anything: an entry with the same burst, the tin's own
-    /// entry if it is the only user, or a free one.
+    /// changing anything (see [`SharedSettings::plan`]).
     pub(crate) fn plan(entries: &[BurstEntry], old: u8, new: &TinBurst) -> Result<u8, BurstError> {
-        let cfg = match new {
-            TinBurst::Default => return Ok(TIN_BURST_DEFAULT),
-            TinBurst::Off => return Ok(TIN_BURST_OFF),
-            TinBurst::Own(cfg) => cfg,
-        };
-        if !cfg.is_valid() {
-            return Err(BurstError::Invalid);
-        }
-        let byte = |i: usize| u8::try_from(i + 1).map_err(|_| BurstError::Full);
-        if let Some(i) = entries.iter().position(|e| e.users > 0 && e.cfg == *cfg) {
-            return byte(i);
-        }
-        let own = usize::from(old)
-            .checked_sub(1)
-            .filter(|&i| old != TIN_BURST_OFF && entries.get(i).is_some_and(|e| e.users == 1));
-        if let Some(i) = own {
-            return byte(i);
-        }
-        match entries.iter().position(|e| e.users == 0) {
-            Some(i) => byte(i),
-            None => Err(BurstError::Full),
+        match new {
+            TinBurst::Default => Ok(TIN_BURST_DEFAULT),
+            TinBurst::Off => Ok(TIN_BURST_OFF),
+            TinBurst::Own(cfg) if !cfg.is_valid() => Err(BurstError::Invalid),
+            TinBurst::Own(cfg) => SharedSettings::plan(entries, old, &OwnBurst::new(cfg))
+                .map_err(|_| BurstError::Full),
         }
     }
 
@@ -182,49 +175,26 @@ impl TinBursts<'_> {
     /// for `new`; returns it.
     pub(crate) fn set(&mut self, old: u8, new: &TinBurst) -> Result<u8, BurstError> {
         let b = Self::plan(self.0, old, new)?;
-        let TinBurst::Own(cfg) = new else {
-            self.release(old);
-            return Ok(b);
-        };
-        if b != old {
-            self.release(old);
-        }
-        if let Some(e) = usize::from(b)
-            .checked_sub(1)
-            .and_then(|i| self.0.get_mut(i))
-        {
-            // A free entry, or the one the tin alone uses (b == old).
-            if e.users == 0 || b == old {
-                e.cfg = *cfg;
-                e.burst = Burst::new(cfg);
-            }
-            if b != old {
-                e.users = e.users.saturating_add(1);
+        match new {
+            TinBurst::Own(cfg) => SharedSettings(&mut *self.0)
+                .set(old, OwnBurst::new(cfg))
+                .map_err(|_| BurstError::Full),
+            _ => {
+                self.release(old);
+                Ok(b)
             }
         }
-        Ok(b)
     }
 
     /// One tin less uses byte `b`'s entry.
     pub(crate) fn release(&mut self, b: u8) {
-        if b == TIN_BURST_OFF {
-            return;
-        }
-        if let Some(e) = usize::from(b)
-            .checked_sub(1)
-            .and_then(|i| self.0.get_mut(i))
-        {
-            e.users = e.users.saturating_sub(1);
-            if e.users == 0 {
-                *e = BurstEntry::FREE;
-            }
-        }
+        SharedSettings(&mut *self.0).release(b);
     }
 
     /// Tins using each entry, for checks.
     #[cfg(test)]
     pub(crate) fn users(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().map(|e| e.users)
+        SharedSettings::users(self.0)
     }
 }
 

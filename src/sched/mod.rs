@@ -22,9 +22,11 @@ pub mod overhead;
 pub mod packet;
 pub mod scheduler;
 pub mod shaper;
+pub mod shared_settings;
 pub mod tcp_ack;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod tin;
 pub mod tin_drr;
+pub mod tin_profile;
 pub mod tin_queue;

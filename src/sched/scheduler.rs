@@ -55,6 +55,9 @@ use super::packet::{DropReason, FlowKeys, Packet, PacketQueue};
 use super::shaper::{Rate, Shaper};
 use super::tin::Tin;
 use super::tin_drr::{TinDrr, TIN_DRR_BYTES_PER_TIN};
+use super::tin_profile::{
+    ProfileError, ProfileSlot, TinProfile, TinProfiles, TIN_PROFILES, TIN_PROFILE_NONE,
+};
 use super::tin_queue::{balanced, band_cobalt, Bands, FlowMode, TinParams, TinQueue};
 
 /// Most tins one configuration may have.
@@ -327,7 +330,7 @@ pub struct MemoryReport {
     /// Bytes of the shared flow and host pool, and of the reserved slots'
     /// busy bitmap (one bit a tin).
     pub pool_bytes: usize,
-    /// Bytes of the table of bursts tins have of their own.
+    /// Bytes of the tables of bursts and profiles tins have of their own.
     pub burst_bytes: usize,
     /// Everything the scheduler allocated: `tins x per_tin_bytes +
     /// calendar_bytes + pool_bytes + burst_bytes`.
@@ -372,6 +375,8 @@ pub struct Scheduler<Q: PacketQueue, A: SliceAlloc> {
     bands: A::Slice<Band>,
     /// What choosing among them reads, laid out as `bands`.
     band_turns: A::Slice<BandTurn>,
+    /// Profiles tins have of their own (rtt, framing).
+    profiles: A::Slice<ProfileSlot>,
 }
 
 /// Band state entries a tin has in `mode`.
@@ -435,7 +440,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             return Err(ConfigError::Invalid);
         }
         let rate = cfg.default_tin_rate;
-        let params = tin_params(cfg, rate);
+        let params = tin_params(cfg, &TinProfile::default(), rate);
         let tins = alloc.alloc_slice(cfg.tins as usize, |_| Tin::new(rate, params))?;
         let table = FlowTable::new(alloc, cfg.flows, cfg.hosts, cfg.tins)?;
         let calendar = Calendar::new(alloc, cfg.tins, cfg.calendar)?;
@@ -445,6 +450,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let band_count = (cfg.tins as usize).saturating_mul(bands_per_tin(cfg.diffserv));
         let bands = alloc.alloc_slice(band_count, |_| Band::default())?;
         let band_turns = alloc.alloc_slice(band_count, |_| BandTurn::default())?;
+        let profiles = alloc.alloc_slice(TIN_PROFILES, |_| ProfileSlot::FREE)?;
         Ok(Scheduler {
             tins,
             table,
@@ -459,6 +465,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             bursts,
             bands,
             band_turns,
+            profiles,
         })
     }
 
@@ -513,8 +520,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let t = self.tins.get(tin as usize)?;
         let mode = self.cfg.diffserv;
         // As the tin's next packet will find them.
-        let params = tin_params(&self.cfg, t.rate());
-        let cobalt = band_cobalt(mode, &self.cfg.cobalt, &params, band);
+        let profile = TinProfiles::profile(&self.profiles, t.profile);
+        let params = tin_params(&self.cfg, &profile, t.rate());
+        let tin_cobalt = profile.cobalt_over(&self.cfg.cobalt);
+        let cobalt = band_cobalt(mode, &tin_cobalt, &params, band);
         let (sparse_flows, bulk_flows) = match bands_per_tin(mode) {
             0 => (t.stats().sparse_flows, t.stats().bulk_flows),
             n => {
@@ -581,25 +590,28 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             sink(pkt, DropReason::Reconfigure);
             return Err(DropReason::Reconfigure);
         };
-        let off = pkt.network_offset();
-        let adj = match pkt.gso_shape() {
-            Some(g) => self.cfg.overhead.adjusted_len_gso(g, off),
-            None => self.cfg.overhead.adjusted_len(pkt.len(), off),
-        };
+        let framing =
+            TinProfiles::overhead(&self.profiles, t.profile).unwrap_or(&self.cfg.overhead);
+        let adj = priced(framing, &pkt);
         pkt.set_adjusted_len(adj);
-        refresh_params(t, &self.cfg, self.params_epoch);
+        refresh_params(t, &self.cfg, &self.profiles, self.params_epoch);
         let len = u64::from(pkt.len());
         let mem = u64::from(pkt.mem_size());
         let was_active = t.queue.is_backlogged();
         let link_idle = self.totals.backlog_packets == 0;
         let reserved_before = t.queue.stats().reserved_slot_uses;
 
+        let own_framing = TinProfiles::overhead(&self.profiles, t.profile).is_some();
+        let link_framing = &self.cfg.overhead;
         let totals = &mut self.totals;
         let mb = &mut self.mem;
-        let mut dropped_len = 0u32;
+        let mut dropped = (0u32, 0u32);
         let mut on_drop = |p: Q::Packet, r| {
             account_drop(totals, mb, tin, &p, r);
-            dropped_len = dropped_len.saturating_add(p.adjusted_len());
+            dropped.0 = dropped.0.saturating_add(p.adjusted_len());
+            dropped.1 = dropped
+                .1
+                .saturating_add(link_len(link_framing, own_framing, &p));
             sink(p, r);
         };
         let table = &mut self.table;
@@ -608,14 +620,22 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 .enqueue(tin, table, &t.params, pkt, keys, now, &mut on_drop)
         } else {
             let (turns, state) = (&mut self.band_turns, &mut self.bands);
-            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+            let mut bands = bands_of(
+                &self.cfg,
+                &self.profiles,
+                (turns, state),
+                tin,
+                t.profile,
+                &t.shaper,
+                &self.link,
+            );
             let p = &t.params;
             t.queue
                 .enqueue_banded(tin, table, p, &mut bands, pkt, keys, now, &mut on_drop)
         };
-        if self.cfg.ingress && dropped_len != 0 {
+        if self.cfg.ingress && dropped != (0, 0) {
             let lag = self.cfg.max_lag_ns;
-            charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
+            charge_dropped(&mut t.shaper, &mut self.link, dropped, now, lag);
         }
         let slot = match res {
             Ok(slot) => slot,
@@ -687,14 +707,19 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 self.drr.remove(tin);
                 continue;
             };
-            refresh_params(t, &self.cfg, self.params_epoch);
+            refresh_params(t, &self.cfg, &self.profiles, self.params_epoch);
+            let own_framing = TinProfiles::overhead(&self.profiles, t.profile).is_some();
+            let link_framing = &self.cfg.overhead;
             let totals = &mut self.totals;
             let mb = &mut self.mem;
-            let mut dropped_len = 0u32;
+            let mut dropped = (0u32, 0u32);
             let marks_before = t.queue.stats().ecn_marks;
             let mut on_drop = |p: Q::Packet, r| {
                 account_drop(totals, mb, tin, &p, r);
-                dropped_len = dropped_len.saturating_add(p.adjusted_len());
+                dropped.0 = dropped.0.saturating_add(p.adjusted_len());
+                dropped.1 = dropped
+                    .1
+                    .saturating_add(link_len(link_framing, own_framing, &p));
                 sink(p, r);
             };
             let table = &mut self.table;
@@ -702,18 +727,26 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 t.queue.dequeue(tin, table, &t.params, now, &mut on_drop)
             } else {
                 let (turns, state) = (&mut self.band_turns, &mut self.bands);
-                let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+                let mut bands = bands_of(
+                    &self.cfg,
+                    &self.profiles,
+                    (turns, state),
+                    tin,
+                    t.profile,
+                    &t.shaper,
+                    &self.link,
+                );
                 let p = &t.params;
                 t.queue
                     .dequeue_banded(tin, table, p, &mut bands, now, &mut on_drop)
             };
             let marks = t.queue.stats().ecn_marks.wrapping_sub(marks_before);
             self.totals.ecn_marks = self.totals.ecn_marks.saturating_add(u64::from(marks));
-            if self.cfg.ingress && dropped_len != 0 {
+            if self.cfg.ingress && dropped != (0, 0) {
                 let lag = self.cfg.max_lag_ns;
-                charge_dropped(&mut t.shaper, &mut self.link, dropped_len, now, lag);
+                charge_dropped(&mut t.shaper, &mut self.link, dropped, now, lag);
                 // And their turn, as CAKE charges the tin deficit.
-                self.drr.charge(tin, dropped_len);
+                self.drr.charge(tin, dropped.1);
             }
             let Some(p) = got else {
                 self.drr.remove(tin);
@@ -745,8 +778,11 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 }
                 _ => t.shaper.charge(adj, now, self.cfg.max_lag_ns),
             }
-            self.link.charge(adj, now, self.cfg.max_lag_ns);
-            self.drr.charge(tin, adj);
+            // The link and the tins' shares of it count in the link's
+            // framing.
+            let link_adj = link_len(&self.cfg.overhead, own_framing, &p);
+            self.link.charge(link_adj, now, self.cfg.max_lag_ns);
+            self.drr.charge(tin, link_adj);
             if !t.queue.is_backlogged() {
                 self.drr.remove(tin);
                 self.drr.forget_credit(tin);
@@ -842,7 +878,42 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             return false;
         }
         self.cfg.overhead = overhead;
+        TinProfiles(&mut self.profiles).rebase(&overhead);
         true
+    }
+
+    /// `tin`'s profile (empty: none of its own), if the tin exists.
+    pub fn tin_profile(&self, tin: u32) -> Option<TinProfile> {
+        let t = self.tins.get(tin as usize)?;
+        Some(TinProfiles::profile(&self.profiles, t.profile))
+    }
+
+    /// The framing `tin`'s packets are priced with for its own shaper, if
+    /// the tin exists.
+    pub fn tin_overhead(&self, tin: u32) -> Option<Overhead> {
+        let t = self.tins.get(tin as usize)?;
+        Some(*TinProfiles::overhead(&self.profiles, t.profile).unwrap_or(&self.cfg.overhead))
+    }
+
+    /// Would [`set_tin_profile`](Self::set_tin_profile) take `profile` for
+    /// `tin`? Changes nothing.
+    pub fn check_tin_profile(&self, tin: u32, profile: &TinProfile) -> Result<(), ProfileError> {
+        let t = self.tins.get(tin as usize).ok_or(ProfileError::NoTin)?;
+        TinProfiles::plan(&self.profiles, t.profile, profile).map(|_| ())
+    }
+
+    /// Gives `tin` `profile` (empty: back to the scheduler's settings).
+    /// COBALT and band thresholds take its rtt at once; its framing prices
+    /// packets enqueued from now on (queued ones keep their price). Its
+    /// flows keep their AQM state and nothing queued moves. O([`TIN_PROFILES`]),
+    /// no allocation; refused, changing nothing, if a field is out of range
+    /// or the table holds [`TIN_PROFILES`] other profiles already.
+    pub fn set_tin_profile(&mut self, tin: u32, profile: &TinProfile) -> Result<(), ProfileError> {
+        let t = self.tins.get_mut(tin as usize).ok_or(ProfileError::NoTin)?;
+        t.profile = TinProfiles(&mut self.profiles).set(t.profile, profile, &self.cfg.overhead)?;
+        t.params = tin_params(&self.cfg, profile, t.rate());
+        t.params_epoch = self.params_epoch;
+        Ok(())
     }
 
     /// Gives `tin` a cap of its own (bytes/s, 0 = only the link caps it)
@@ -924,11 +995,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     /// changing whether it follows the default. The rate it already has
     /// leaves its shaper alone (re-pricing would round).
     fn apply_tin_rate(&mut self, tin: u32, rate: u64, now: u64) {
-        let params = tin_params(&self.cfg, rate);
         let epoch = self.params_epoch;
         let Some(t) = self.tins.get_mut(tin as usize) else {
             return;
         };
+        let params = tin_params(
+            &self.cfg,
+            &TinProfiles::profile(&self.profiles, t.profile),
+            rate,
+        );
         if t.shaper.rate().bytes_per_s() != rate {
             t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
         }
@@ -965,7 +1040,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let totals = &mut self.totals;
             let mb = &mut self.mem;
             let (turns, state) = (&mut self.band_turns, &mut self.bands);
-            let mut bands = bands_of(&self.cfg, turns, state, tin, &t.shaper, &self.link);
+            let mut bands = bands_of(
+                &self.cfg,
+                &self.profiles,
+                (turns, state),
+                tin,
+                t.profile,
+                &t.shaper,
+                &self.link,
+            );
             t.queue
                 .reset_banded(tin, &mut self.table, &mut bands, &mut |p, r| {
                     account_drop(totals, mb, tin, &p, r);
@@ -1024,10 +1107,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 .set_rate(Rate::from_bytes_per_s(self.cfg.link_rate), now);
         }
         let epoch = self.params_epoch;
-        // The tins' own bursts come along; removed tins let go of theirs.
+        // The tins' own bursts and profiles come along (profiles' framing
+        // re-derived over this scheduler's); removed tins let go of theirs.
         for (e, oe) in self.bursts.iter_mut().zip(old.bursts.iter()) {
             *e = *oe;
         }
+        for (e, oe) in self.profiles.iter_mut().zip(old.profiles.iter()) {
+            *e = *oe;
+        }
+        TinProfiles(&mut self.profiles).rebase(&self.cfg.overhead);
         // Tins in index order: `default_tin` (a tin of both if `old` had
         // it) has its settings before removed tins' packets reach it.
         for tin in 0..old.cfg.tins {
@@ -1050,18 +1138,21 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 t.shaper = ot.shaper;
                 t.burst_meter = ot.burst_meter;
                 t.burst = ot.burst;
+                t.profile = ot.profile;
                 if t.shaper.rate().bytes_per_s() != rate {
                     t.shaper.set_rate(Rate::from_bytes_per_s(rate), now);
                 }
-                t.params = tin_params(&self.cfg, rate);
+                let profile = TinProfiles::profile(&self.profiles, t.profile);
+                t.params = tin_params(&self.cfg, &profile, rate);
                 t.params_epoch = epoch;
                 t.weight = ot.weight;
                 self.drr.set_weight(tin, ot.weight);
                 // The throttle count with the other counters.
                 t.queue.stats_mut().carry_counters(ot.queue.stats());
             } else {
-                refresh_params(t, &self.cfg, epoch);
+                refresh_params(t, &self.cfg, &self.profiles, epoch);
                 TinBursts(&mut self.bursts).release(ot.burst);
+                TinProfiles(&mut self.profiles).release(ot.profile);
             }
             if moving && !t.queue.is_backlogged() && !kept {
                 // Idle until now: an idle period earns no credit.
@@ -1187,17 +1278,18 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let pool_bytes = self.table.memory_bytes().saturating_sub(
             (self.cfg.tins as usize).saturating_mul(FlowTable::<Q, A>::reserved_slot_size()),
         );
+        let own_bytes = size_of_val(&*self.bursts).saturating_add(size_of_val(&*self.profiles));
         MemoryReport {
             per_tin_bytes,
             band_bytes_per_tin,
             calendar_bytes,
             pool_bytes,
-            burst_bytes: size_of_val(&*self.bursts),
+            burst_bytes: own_bytes,
             total_bytes: (self.cfg.tins as usize)
                 .saturating_mul(per_tin_bytes)
                 .saturating_add(calendar_bytes)
                 .saturating_add(pool_bytes)
-                .saturating_add(size_of_val(&*self.bursts)),
+                .saturating_add(own_bytes),
             flow_slot_bytes: FlowTable::<Q, A>::flow_slot_size(),
             host_slot_bytes: FlowTable::<Q, A>::host_slot_size(),
             flow_slots: self.table.flow_capacity(),
@@ -1355,7 +1447,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 break;
             };
             let (turns, state) = (&mut self.band_turns, &mut self.bands);
-            let mut bands = bands_of(&self.cfg, turns, state, fat, &t.shaper, &self.link);
+            let mut bands = bands_of(
+                &self.cfg,
+                &self.profiles,
+                (turns, state),
+                fat,
+                t.profile,
+                &t.shaper,
+                &self.link,
+            );
             let Some((p, slot)) =
                 t.queue
                     .drop_fattest_banded(fat, &mut self.table, &t.params, &mut bands, now)
@@ -1372,7 +1472,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             );
             if self.cfg.ingress {
                 let lag = self.cfg.max_lag_ns;
-                charge_dropped(&mut t.shaper, &mut self.link, p.adjusted_len(), now, lag);
+                let own = TinProfiles::overhead(&self.profiles, t.profile).is_some();
+                let lens = (p.adjusted_len(), link_len(&self.cfg.overhead, own, &p));
+                charge_dropped(&mut t.shaper, &mut self.link, lens, now, lag);
             }
             if !t.queue.is_backlogged() {
                 self.drr.remove(fat);
@@ -1388,9 +1490,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 /// Ingress mode: packets dropped here already used the bottleneck
 /// upstream, so they cost their tin and the link their time, as if sent
 /// (`cake_advance_shaper` on a drop).
-fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, adjusted_len: u32, now: u64, lag: u64) {
-    tin.charge(adjusted_len, now, lag);
-    link.charge(adjusted_len, now, lag);
+/// `tin_len` and `link_len` are what they cost each (see [`link_len`]).
+fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, lens: (u32, u32), now: u64, lag: u64) {
+    tin.charge(lens.0, now, lag);
+    link.charge(lens.1, now, lag);
 }
 
 /// The rate that sends a tin: its own cap or the link's, the slower one
@@ -1409,9 +1512,10 @@ fn sending_rate(tin: &Shaper, link: &Shaper) -> Rate {
 #[inline(always)]
 fn bands_of<'a>(
     cfg: &SchedConfig,
-    turns: &'a mut [BandTurn],
-    state: &'a mut [Band],
+    profiles: &[ProfileSlot],
+    (turns, state): (&'a mut [BandTurn], &'a mut [Band]),
     tin: u32,
+    profile: u8,
     tin_shaper: &Shaper,
     link: &Shaper,
 ) -> Bands<'a> {
@@ -1422,15 +1526,48 @@ fn bands_of<'a>(
     let rate = sending_rate(tin_shaper, link);
     let turns = band_state(turns, n, tin);
     let state = band_state(state, n, tin);
-    Bands::new(cfg.diffserv, turns, state, cfg.cobalt, rate).with_max_lag(cfg.max_lag_ns)
+    let cobalt = tin_cobalt(cfg, profiles, profile);
+    Bands::new(cfg.diffserv, turns, state, cobalt, rate).with_max_lag(cfg.max_lag_ns)
+}
+
+/// The COBALT settings of a tin holding profile byte `profile`.
+#[inline(always)]
+fn tin_cobalt(cfg: &SchedConfig, profiles: &[ProfileSlot], profile: u8) -> CobaltConfig {
+    if profile == TIN_PROFILE_NONE {
+        cfg.cobalt
+    } else {
+        TinProfiles::profile(profiles, profile).cobalt_over(&cfg.cobalt)
+    }
+}
+
+/// What `p` costs priced with `framing`.
+#[inline(always)]
+fn priced<P: Packet>(framing: &Overhead, p: &P) -> u32 {
+    let off = p.network_offset();
+    match p.gso_shape() {
+        Some(g) => framing.adjusted_len_gso(g, off),
+        None => framing.adjusted_len(p.len(), off),
+    }
+}
+
+/// What `p` costs the link: its adjusted length, unless its tin has a
+/// framing of its own (`own_framing`), which prices it for the tin only;
+/// the link charges `framing`, the scheduler's.
+#[inline(always)]
+fn link_len<P: Packet>(framing: &Overhead, own_framing: bool, p: &P) -> u32 {
+    if own_framing {
+        priced(framing, p)
+    } else {
+        p.adjusted_len()
+    }
 }
 
 /// Rebuilds `t`'s parameters if scheduler-wide settings changed since they
 /// were made (a tin idle through exactly 2^32 changes would miss one).
 #[inline(always)]
-fn refresh_params(t: &mut Tin, cfg: &SchedConfig, epoch: u32) {
+fn refresh_params(t: &mut Tin, cfg: &SchedConfig, profiles: &[ProfileSlot], epoch: u32) {
     if t.params_epoch != epoch {
-        rebuild_params(t, cfg, epoch);
+        rebuild_params(t, cfg, profiles, epoch);
     }
 }
 
@@ -1438,13 +1575,15 @@ fn refresh_params(t: &mut Tin, cfg: &SchedConfig, epoch: u32) {
 /// twice into the packet path it would only crowd it.
 #[cold]
 #[inline(never)]
-fn rebuild_params(t: &mut Tin, cfg: &SchedConfig, epoch: u32) {
+fn rebuild_params(t: &mut Tin, cfg: &SchedConfig, profiles: &[ProfileSlot], epoch: u32) {
     t.params_epoch = epoch;
-    t.params = tin_params(cfg, t.rate());
+    let profile = TinProfiles::profile(profiles, t.profile);
+    t.params = tin_params(cfg, &profile, t.rate());
 }
 
-/// Queueing parameters for a tin capped at `rate` (0: the link rate).
-fn tin_params(cfg: &SchedConfig, rate: u64) -> TinParams {
+/// Queueing parameters for a tin with `profile` capped at `rate` (0: the
+/// link rate).
+fn tin_params(cfg: &SchedConfig, profile: &TinProfile, rate: u64) -> TinParams {
     let effective = match (rate, cfg.link_rate) {
         (0, l) => l,
         (r, 0) => r,
@@ -1453,7 +1592,7 @@ fn tin_params(cfg: &SchedConfig, rate: u64) -> TinParams {
     TinParams::new(
         effective,
         cfg.mtu,
-        &cfg.cobalt,
+        &profile.cobalt_over(&cfg.cobalt),
         cfg.flow_mode,
         cfg.ack_filter,
     )
@@ -1465,6 +1604,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::sched::shared_settings::SharedSettings;
     use crate::sched::test_support::{HostAlloc, TestPacket, TestQueue};
     use crate::sched::tin_queue::TinStats;
     use core::cell::RefCell;
@@ -1905,13 +2045,14 @@ mod tests {
     }
 
     #[test]
-    fn tin_state_stays_within_360_bytes() {
+    fn tin_state_stays_within_368_bytes() {
         // Every tin's state is prefetched whole before it is served, so
         // with thousands of backlogged tins its size is memory traffic
         // per packet: 352 bytes (5.5 cache lines) before the burst meter,
-        // 360 with it, still inside 6 lines; keep it from growing
+        // 360 with it, 368 with the profile byte (its small fields had no
+        // room left), still inside 6 lines; keep it from growing
         // unnoticed.
-        assert!(size_of::<Tin>() <= 360, "{}", size_of::<Tin>());
+        assert!(size_of::<Tin>() <= 368, "{}", size_of::<Tin>());
     }
 
     #[test]
@@ -1935,7 +2076,7 @@ mod tests {
         // A tin's share: its own state and reserved slot, 4 flow and 4
         // host slots of the pool, its share of the calendar wheels (the
         // figure in `pool_slots_for`'s documentation).
-        assert_eq!(m.total_bytes, 11_052_912);
+        assert_eq!(m.total_bytes, 11_135_216);
     }
 
     #[test]
@@ -2328,6 +2469,183 @@ mod tests {
         assert_eq!(s.check_tin_burst(2, &b(9_000)), Err(BurstError::NoTin));
     }
 
+    fn framing(overhead: Option<i32>, mpu: Option<u32>) -> TinProfile {
+        TinProfile {
+            overhead,
+            mpu,
+            ..TinProfile::default()
+        }
+    }
+
+    #[test]
+    fn a_tins_framing_prices_it_and_the_link_keeps_the_qdiscs() {
+        let mut s = sched(2, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        // Two tins at 1 MB/s; tin 0's line adds 100 bytes a packet.
+        s.set_tin_rate(0, 1_000_000, 0);
+        s.set_tin_rate(1, 1_000_000, 0);
+        s.set_tin_profile(0, &framing(Some(100), None)).unwrap();
+        for t in 0..2 {
+            for i in 0..2 {
+                s.enqueue(t, pkt(i, t, 900), keys(1), 0, &mut sink).unwrap();
+            }
+        }
+        let mut lens = Vec::new();
+        for _ in 0..2 {
+            let Dequeued::Packet(p) = s.dequeue(0, &mut sink) else {
+                panic!()
+            };
+            lens.push((p.tag, p.adjusted_len));
+        }
+        lens.sort();
+        assert_eq!(lens, [(0, 1000), (1, 900)]);
+        // 1000 bytes at 1 MB/s is 1 ms for tin 0, 900 is 0.9 ms for tin 1.
+        assert_eq!(s.tin(0).unwrap().time_next(), 1_000_000);
+        assert_eq!(s.tin(1).unwrap().time_next(), 900_000);
+        let mut s2 = sched(1, 1_000_000);
+        // Uncapped, on a 1 MB/s link with no framing of its own: the link
+        // charges the 900 bytes it carries, not the tin's 1000.
+        s2.set_tin_profile(0, &framing(Some(100), None)).unwrap();
+        for i in 0..2 {
+            s2.enqueue(0, pkt(i, 0, 900), keys(1), 0, &mut sink)
+                .unwrap();
+        }
+        assert!(matches!(s2.dequeue(0, &mut sink), Dequeued::Packet(p) if p.adjusted_len == 1000));
+        assert_eq!(s2.dequeue(0, &mut sink), Dequeued::WaitUntil(900_000));
+        check_accounting(&s2);
+    }
+
+    #[test]
+    fn a_tins_framing_follows_the_fields_it_leaves_to_the_qdisc() {
+        let mut s = sched(2, 0);
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        s.set_tin_profile(1, &framing(None, Some(200))).unwrap();
+        assert!(s.set_overhead(Overhead {
+            overhead: 50,
+            ..Overhead::default()
+        }));
+        let own = s.tin_overhead(1).unwrap();
+        assert_eq!((own.overhead, own.mpu), (50, 200));
+        assert_eq!(s.tin_overhead(0).unwrap().mpu, 0);
+        for (i, len) in [100, 300].into_iter().enumerate() {
+            s.enqueue(1, pkt(i as u64, 1, len), keys(1), 0, &mut sink)
+                .unwrap();
+            s.enqueue(0, pkt(9 + i as u64, 0, len), keys(1), 0, &mut sink)
+                .unwrap();
+        }
+        let mut lens = Vec::new();
+        while let Dequeued::Packet(p) = s.dequeue(0, &mut sink) {
+            lens.push((p.tag, p.len, p.adjusted_len));
+        }
+        lens.sort();
+        // Tin 1: mpu 200 over the qdisc's 50; tin 0: the qdisc's alone.
+        assert_eq!(
+            lens,
+            [(0, 100, 150), (0, 300, 350), (1, 100, 200), (1, 300, 350)]
+        );
+        // Back to none: the qdisc's framing again, the entry freed.
+        s.set_tin_profile(1, &TinProfile::default()).unwrap();
+        assert_eq!(s.tin_overhead(1).unwrap().mpu, 0);
+        assert!(SharedSettings::users(&s.profiles).all(|u| u == 0));
+        check_accounting(&s);
+    }
+
+    #[test]
+    fn a_tins_rtt_sets_its_cobalt_and_its_bands() {
+        let mut s = diffserv(2, DiffservMode::Diffserv4, 0);
+        s.set_tin_rate(0, 1_250_000, 0);
+        s.set_tin_rate(1, 1_250_000, 0);
+        let sat = TinProfile {
+            cobalt: Some(CobaltConfig::from_rtt(600_000_000)),
+            ..TinProfile::default()
+        };
+        s.set_tin_profile(0, &sat).unwrap();
+        let (own, qdisc) = (
+            s.tin(0).unwrap().params().cobalt(),
+            s.tin(1).unwrap().params().cobalt(),
+        );
+        assert_eq!(own.target, 30_000_000, "rtt / 20");
+        assert!(own.interval >= 600_000_000, "{own:?}");
+        assert_eq!(qdisc.target, CobaltConfig::default().target_ns);
+        // Each band fits the tin's rtt to its threshold, as the tin's own.
+        for b in 0..4 {
+            let (o, q) = (s.band(0, b).unwrap(), s.band(1, b).unwrap());
+            assert!(o.interval_ns > q.interval_ns, "band {b}: {o:?} {q:?}");
+            assert!(o.target_ns >= 30_000_000, "band {b}: {o:?}");
+        }
+        // A qdisc-wide rtt change leaves the tin's own alone.
+        s.set_cobalt(CobaltConfig::from_rtt(10_000_000));
+        let mut sink = |_: TestPacket, _| panic!("no drop expected");
+        for t in 0..2 {
+            s.enqueue(t, pkt(u64::from(t), t, 100), keys(1), 0, &mut sink)
+                .unwrap();
+        }
+        assert_eq!(s.tin(0).unwrap().params().cobalt().target, 30_000_000);
+        // 0.5 ms, raised to 1.5 MTU times at 1.25 MB/s.
+        assert_eq!(s.tin(1).unwrap().params().cobalt().target, 1_816_800);
+    }
+
+    #[test]
+    fn tin_profiles_share_entries_and_refuse_the_one_too_many() {
+        let tins = TIN_PROFILES as u32 + 2;
+        let mut s = sched(tins, 0);
+        for t in 0..TIN_PROFILES as u32 {
+            s.set_tin_profile(t, &framing(Some(t as i32), None))
+                .unwrap();
+        }
+        // Full of other profiles: refused, and nothing changes.
+        let extra = framing(Some(-5), None);
+        assert_eq!(
+            s.check_tin_profile(tins - 1, &extra),
+            Err(ProfileError::Full)
+        );
+        assert_eq!(s.set_tin_profile(tins - 1, &extra), Err(ProfileError::Full));
+        assert_eq!(s.tin_profile(tins - 1), Some(TinProfile::default()));
+        // An equal one shares; the only holder changes its own in place.
+        s.set_tin_profile(tins - 1, &framing(Some(3), None))
+            .unwrap();
+        s.set_tin_profile(0, &extra).unwrap();
+        assert_eq!(s.tin_profile(0), Some(extra));
+        assert_eq!(s.tin_profile(3), Some(framing(Some(3), None)));
+        // Out of range: refused first.
+        let bad = framing(Some(300), Some(300));
+        assert_eq!(
+            s.set_tin_profile(tins - 2, &bad),
+            Err(ProfileError::Invalid)
+        );
+        assert_eq!(s.set_tin_profile(tins, &extra), Err(ProfileError::NoTin));
+        assert_eq!(
+            SharedSettings::users(&s.profiles)
+                .map(u64::from)
+                .sum::<u64>(),
+            u64::from(tins) - 1
+        );
+    }
+
+    #[test]
+    fn take_over_keeps_kept_tins_profiles_and_frees_removed_ones() {
+        let mut old = sched(4, 0);
+        let dsl = framing(Some(44), None);
+        old.set_tin_profile(0, &dsl).unwrap();
+        old.set_tin_profile(3, &framing(Some(8), None)).unwrap();
+        let mut s = sched(2, 0);
+        s.set_overhead(Overhead {
+            mpu: 64,
+            ..Overhead::default()
+        });
+        s.take_over(&mut old, 0, &mut |p| keys(p.tag), 0).unwrap();
+        assert_eq!(s.tin_profile(0), Some(dsl));
+        let o = s.tin_overhead(0).unwrap();
+        assert_eq!(
+            (o.overhead, o.mpu),
+            (44, 64),
+            "over the new qdisc's framing"
+        );
+        assert!(
+            SharedSettings::users(&s.profiles).eq([1, 0].into_iter().chain([0; TIN_PROFILES - 2]))
+        );
+    }
+
     #[test]
     fn take_over_grows_and_keeps_the_default_rate_followers() {
         let cfg = SchedConfig {
@@ -2714,7 +3032,7 @@ mod tests {
         }
         // Besteffort costs what it did before bands; diffserv4 keeps
         // 10,000 tins within 16 MiB.
-        assert_eq!(totals[0], 11_052_912);
+        assert_eq!(totals[0], 11_135_216);
         assert!(totals[2] <= 16 << 20, "{totals:?}");
     }
 }

@@ -26,6 +26,9 @@ pub struct Tin {
     /// The tin's burst setting: the scheduler's, none, or an entry of
     /// the scheduler's table of tins' own ([`super::burst::TinBursts`]).
     pub(crate) burst: u8,
+    /// The tin's profile: none, or an entry of the scheduler's table of
+    /// tins' own ([`super::tin_profile::TinProfiles`]).
+    pub(crate) profile: u8,
 }
 
 impl Tin {
@@ -41,6 +44,7 @@ impl Tin {
             follows_default: true,
             burst_meter: 0,
             burst: super::burst::TIN_BURST_DEFAULT,
+            profile: super::tin_profile::TIN_PROFILE_NONE,
         }
     }
 
