@@ -637,6 +637,13 @@ static const struct nla_policy cakemt_class_policy[TCA_CAKEMT_CLASS_MAX + 1] = {
 	[TCA_CAKEMT_CLASS_BURST_THRESHOLD64] = { .type = NLA_U64 },
 	[TCA_CAKEMT_CLASS_BURST_TIME]	= { .type = NLA_U32 },
 	[TCA_CAKEMT_CLASS_BURST_DEFAULT] = { .type = NLA_FLAG },
+	[TCA_CAKEMT_CLASS_RTT]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_CLASS_TARGET]	= { .type = NLA_U32 },
+	[TCA_CAKEMT_CLASS_RTT_DEFAULT]	= { .type = NLA_FLAG },
+	[TCA_CAKEMT_CLASS_OVERHEAD]	= { .type = NLA_S32 },
+	[TCA_CAKEMT_CLASS_MPU]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_CLASS_ATM]		= { .type = NLA_U32 },
+	[TCA_CAKEMT_CLASS_FRAMING_DEFAULT] = { .type = NLA_FLAG },
 };
 
 int cakemt_parse_opts(struct nlattr **tb, struct nlattr *opt,

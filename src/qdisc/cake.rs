@@ -12,7 +12,7 @@
 //! into it, as a new number of tins does.
 
 use super::Sched;
-use crate::glue::netlink::{ExtAck, NlWriter, Options};
+use crate::glue::netlink::{Attr, ExtAck, NlWriter, Options};
 use crate::glue::skb::SkBuff;
 use crate::glue::uapi::*;
 use crate::sched::ack_filter::AckFilterMode;
@@ -69,12 +69,14 @@ struct Modes<T: 'static> {
 impl<T: Copy + PartialEq> Modes<T> {
     /// The value `opts` gives, if any; one outside the table is refused.
     fn parse(&self, opts: &Options<'_>, ext: &mut ExtAck) -> Result<Option<T>> {
-        let Some(a) = opts.get(self.kind) else {
-            return Ok(None);
-        };
+        opts.get(self.kind).map(|a| self.of(a, ext)).transpose()
+    }
+
+    /// The value attribute `a` gives; one outside the table is refused.
+    fn of(&self, a: Attr<'_>, ext: &mut ExtAck) -> Result<T> {
         let v = a.u32();
         match self.table.iter().find(|e| e.0 == v) {
-            Some(e) => Ok(Some(e.1)),
+            Some(e) => Ok(e.1),
             None => Err(ext.invalid(
                 Some(a),
                 format_args!("cakemt: {} {v} is none of {}", self.what, self.words),
@@ -238,16 +240,52 @@ impl Default for CakeSettings {
 
 /// Reads a time in microseconds, at least 1.
 fn parse_us(opts: &Options<'_>, kind: u32, ext: &mut ExtAck, what: &str) -> Result<Option<u32>> {
-    let Some(a) = opts.get(kind) else {
-        return Ok(None);
-    };
+    opts.get(kind).map(|a| us_of(a, what, ext)).transpose()
+}
+
+/// A time in microseconds, at least 1 (CAKE's minimum), for `what`.
+pub(crate) fn us_of(a: Attr<'_>, what: &str, ext: &mut ExtAck) -> Result<u32> {
     match a.u32() {
         0 => Err(ext.invalid(
             Some(a),
             format_args!("cakemt: {what} must be at least 1 us, not 0"),
         )),
-        v => Ok(Some(v)),
+        v => Ok(v),
     }
+}
+
+/// A per-packet overhead, in the range tc-cake accepts.
+pub(crate) fn overhead_of(a: Attr<'_>, ext: &mut ExtAck) -> Result<i32> {
+    let v = a.s32();
+    if !(OVERHEAD_MIN..=OVERHEAD_MAX).contains(&v) {
+        return Err(ext.invalid(
+            Some(a),
+            format_args!("cakemt: overhead must be {OVERHEAD_MIN}..{OVERHEAD_MAX}, not {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// A minimum packet unit, in the range tc-cake accepts.
+pub(crate) fn mpu_of(a: Attr<'_>, ext: &mut ExtAck) -> Result<u32> {
+    let v = a.u32();
+    if v > MPU_MAX {
+        return Err(ext.invalid(
+            Some(a),
+            format_args!("cakemt: mpu must be 0..{MPU_MAX}, not {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Cell framing, `CAKEMT_ATM_*`.
+pub(crate) fn framing_of(a: Attr<'_>, ext: &mut ExtAck) -> Result<Framing> {
+    ATM.of(a, ext)
+}
+
+/// `f` as `CAKEMT_ATM_*`, for dumps.
+pub(crate) fn framing_value(f: Framing) -> u32 {
+    ATM.value(f)
 }
 
 impl CakeSettings {
@@ -258,30 +296,14 @@ impl CakeSettings {
         // As sch_cake: an overhead also means "not raw", and raw wins when
         // both are sent.
         if let Some(a) = opts.get(TCA_CAKEMT_OVERHEAD) {
-            let v = a.s32();
-            if !(OVERHEAD_MIN..=OVERHEAD_MAX).contains(&v) {
-                return Err(ext.invalid(
-                    Some(a),
-                    format_args!(
-                        "cakemt: overhead must be {OVERHEAD_MIN}..{OVERHEAD_MAX}, not {v}"
-                    ),
-                ));
-            }
-            c.overhead.overhead = v;
+            c.overhead.overhead = overhead_of(a, ext)?;
             c.overhead.strip_mac = true;
         }
         if opts.get(TCA_CAKEMT_RAW).is_some() {
             c.overhead.strip_mac = false;
         }
         if let Some(a) = opts.get(TCA_CAKEMT_MPU) {
-            let v = a.u32();
-            if v > MPU_MAX {
-                return Err(ext.invalid(
-                    Some(a),
-                    format_args!("cakemt: mpu must be 0..{MPU_MAX}, not {v}"),
-                ));
-            }
-            c.overhead.mpu = v;
+            c.overhead.mpu = mpu_of(a, ext)?;
         }
         if let Some(m) = ATM.parse(opts, ext)? {
             c.overhead.framing = m;

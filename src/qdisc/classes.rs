@@ -4,10 +4,11 @@
 //! counters (CAKE's per-tin statistics and the tin's shaper), and
 //! `tc class change ... classid H:N cakemt bandwidth RATE weight W` re-rates
 //! one tin live without touching its packets; `burst RATE threshold RATE
-//! time TIME` gives it bursts of its own.
+//! time TIME` gives it bursts of its own, and `rtt TIME overhead N mpu N
+//! atm` a profile of its own (a subscriber's backhaul and access line).
 
 use super::auto_hosts::prefix_bytes;
-use super::cake::put_diffserv;
+use super::cake::{framing_of, framing_value, mpu_of, overhead_of, put_diffserv, us_of};
 use super::config::{Config, BURST_TIME_DEFAULT_MS, BURST_TIME_MAX_MS};
 use super::Cakemt;
 use crate::glue::class::{ClassBasic, Classes};
@@ -16,8 +17,11 @@ use crate::glue::qdisc::now_ns;
 use crate::glue::uapi::*;
 use crate::sched::band::BandView;
 use crate::sched::burst::{BurstConfig, BurstError, TinBurst, TIN_BURSTS};
+use crate::sched::cobalt::CobaltConfig;
 use crate::sched::diffserv::{DiffservMode, MAX_BANDS};
 use crate::sched::host_table::HostKey;
+use crate::sched::overhead::Framing;
+use crate::sched::tin_profile::{ProfileError, TinProfile, TIN_PROFILES};
 use crate::sched::tin_queue::TinStats;
 use kernel::prelude::*;
 
@@ -27,6 +31,84 @@ pub(crate) struct ClassChange {
     rate: Option<Option<u64>>,
     weight: Option<u16>,
     burst: Option<ClassBurst>,
+    profile: ProfileChange,
+}
+
+/// A requested change of a tin's profile: `None` fields stay as they are,
+/// `Some(None)` goes back to the qdisc's.
+#[derive(Clone, Copy, Default, PartialEq)]
+struct ProfileChange {
+    cobalt: Option<Option<CobaltConfig>>,
+    /// Overhead, mpu and cells back to the qdisc's, before the fields below.
+    framing_default: bool,
+    overhead: Option<i32>,
+    mpu: Option<u32>,
+    cells: Option<Framing>,
+}
+
+impl ProfileChange {
+    /// The profile a tin holding `p` would hold after this change.
+    fn over(&self, mut p: TinProfile) -> TinProfile {
+        if let Some(c) = self.cobalt {
+            p.cobalt = c;
+        }
+        if self.framing_default {
+            (p.overhead, p.mpu, p.framing) = (None, None, None);
+        }
+        p.overhead = self.overhead.or(p.overhead);
+        p.mpu = self.mpu.or(p.mpu);
+        p.framing = self.cells.or(p.framing);
+        p
+    }
+}
+
+/// The profile options of a class change, checked on their own.
+fn parse_profile(opts: &ClassOptions<'_>, ext: &mut ExtAck) -> Result<ProfileChange> {
+    let rtt = opts.get(TCA_CAKEMT_CLASS_RTT);
+    let target = opts.get(TCA_CAKEMT_CLASS_TARGET);
+    let cobalt = match (opts.get(TCA_CAKEMT_CLASS_RTT_DEFAULT), rtt) {
+        (Some(d), _) if rtt.is_some() || target.is_some() => {
+            return Err(ext.invalid(
+                Some(d),
+                format_args!("cakemt: rtt default takes no rtt or target"),
+            ))
+        }
+        (Some(_), _) => Some(None),
+        (None, Some(r)) => {
+            let rtt_us = us_of(r, "rtt", ext)?;
+            let target_us = match target {
+                Some(t) => us_of(t, "target", ext)?,
+                None => (rtt_us / 20).max(1),
+            };
+            let us = |v: u32| u64::from(v).saturating_mul(1000);
+            Some(Some(CobaltConfig::new(us(rtt_us), us(target_us))))
+        }
+        (None, None) => {
+            if let Some(t) = target {
+                return Err(ext.invalid(
+                    Some(t),
+                    format_args!("cakemt: a tin's target needs its rtt"),
+                ));
+            }
+            None
+        }
+    };
+    Ok(ProfileChange {
+        cobalt,
+        framing_default: opts.get(TCA_CAKEMT_CLASS_FRAMING_DEFAULT).is_some(),
+        overhead: opts
+            .get(TCA_CAKEMT_CLASS_OVERHEAD)
+            .map(|a| overhead_of(a, ext))
+            .transpose()?,
+        mpu: opts
+            .get(TCA_CAKEMT_CLASS_MPU)
+            .map(|a| mpu_of(a, ext))
+            .transpose()?,
+        cells: opts
+            .get(TCA_CAKEMT_CLASS_ATM)
+            .map(|a| framing_of(a, ext))
+            .transpose()?,
+    })
 }
 
 /// A tin's burst as requested (the threshold 0: the tin's rate).
@@ -47,6 +129,8 @@ pub(crate) enum ClassRefusal {
     BurstNotAbove(BurstConfig),
     /// The table of tins' own bursts is full.
     BurstsFull,
+    /// The table of tins' own profiles is full.
+    ProfilesFull,
 }
 
 /// The burst options of a class change, checked on their own.
@@ -112,6 +196,9 @@ pub(crate) struct TinSnapshot {
     /// and since its last packet.
     host: Option<(HostKey, u64, u64)>,
     burst: TinBurst,
+    profile: TinProfile,
+    /// COBALT target and interval in force, ns.
+    cobalt: (u64, u64),
     /// The tin's diffserv bands (`bands[..band_count]`; none with one).
     diffserv: DiffservMode,
     band_count: u8,
@@ -195,10 +282,12 @@ impl Classes for Cakemt {
             None => None,
         };
         let burst = parse_burst(opts, ext)?;
+        let profile = parse_profile(opts, ext)?;
         Ok(ClassChange {
             rate,
             weight,
             burst,
+            profile,
         })
     }
 
@@ -247,6 +336,19 @@ impl Classes for Cakemt {
                 }
             }
         }
+        // So is the profile: it can only find the table full (its fields
+        // were checked in prepare).
+        let profile = if change.profile == ProfileChange::default() {
+            None
+        } else {
+            let p = change
+                .profile
+                .over(self.sched.tin_profile(tin).unwrap_or_default());
+            if self.sched.check_tin_profile(tin, &p) == Err(ProfileError::Full) {
+                return Err(ClassRefusal::ProfilesFull);
+            }
+            Some(p)
+        };
         match change.rate {
             Some(Some(r)) => {
                 self.sched.set_tin_rate(tin, r, now);
@@ -263,6 +365,10 @@ impl Classes for Cakemt {
             // Checked above, under the same lock: it cannot fail now.
             let _ = self.sched.set_tin_burst(tin, b);
         }
+        if let Some(p) = profile {
+            // Checked above too.
+            let _ = self.sched.set_tin_profile(tin, &p);
+        }
         Ok(())
     }
 
@@ -273,6 +379,13 @@ impl Classes for Cakemt {
                 format_args!(
                     "cakemt: burst rate {} B/s must be above its threshold {} B/s (the tin's bandwidth if none is given)",
                     b.rate, b.threshold
+                ),
+            ),
+            ClassRefusal::ProfilesFull => ext.fail(
+                ENOSPC,
+                None,
+                format_args!(
+                    "cakemt: {TIN_PROFILES} different tin profiles are in use; give this tin one of theirs, or free one"
                 ),
             ),
             ClassRefusal::BurstsFull => ext.fail(
@@ -318,6 +431,8 @@ impl Classes for Cakemt {
             throttled: t.throttled(),
             stats: *t.stats(),
             burst: self.sched.tin_burst(tin).unwrap_or(TinBurst::Default),
+            profile: self.sched.tin_profile(tin).unwrap_or_default(),
+            cobalt: (t.params().cobalt().target, t.params().cobalt().interval),
         })
     }
 
@@ -337,6 +452,20 @@ impl Classes for Cakemt {
                 let ms = u32::try_from(b.time_ns / 1_000_000).unwrap_or(u32::MAX);
                 out.put_u32(TCA_CAKEMT_CLASS_BURST_TIME, ms)?;
             }
+        }
+        let p = &s.profile;
+        if let Some(c) = &p.cobalt {
+            out.put_u32(TCA_CAKEMT_CLASS_RTT, ns_to_us(c.rtt_ns))?;
+            out.put_u32(TCA_CAKEMT_CLASS_TARGET, ns_to_us(c.target_ns))?;
+        }
+        if let Some(o) = p.overhead {
+            out.put_s32(TCA_CAKEMT_CLASS_OVERHEAD, o)?;
+        }
+        if let Some(m) = p.mpu {
+            out.put_u32(TCA_CAKEMT_CLASS_MPU, m)?;
+        }
+        if let Some(f) = p.framing {
+            out.put_u32(TCA_CAKEMT_CLASS_ATM, framing_value(f))?;
         }
         Ok(())
     }
@@ -402,6 +531,8 @@ impl Classes for Cakemt {
                 out.put_u64(TCA_CAKEMT_TIN_STATS_AUTO_AGE_MS, *age, pad)?;
                 out.put_u64(TCA_CAKEMT_TIN_STATS_AUTO_IDLE_MS, *idle, pad)?;
             }
+            out.put_u32(TCA_CAKEMT_TIN_STATS_TARGET_US, ns_to_us(s.cobalt.0))?;
+            out.put_u32(TCA_CAKEMT_TIN_STATS_INTERVAL_US, ns_to_us(s.cobalt.1))?;
             put_diffserv(out, TCA_CAKEMT_TIN_STATS_DIFFSERV_MODE, s.diffserv)?;
             let bands = s.bands.get(..usize::from(s.band_count)).unwrap_or(&[]);
             if bands.is_empty() {
