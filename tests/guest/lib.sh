@@ -349,6 +349,16 @@ wait_drained() {
 	fail "qdisc on $2 never drained"
 }
 
+# accounted NS DEV N: the qdisc received exactly N packets, dropped none,
+# and every one of them was either sent or is still queued.
+accounted() {
+	local r s d q
+	read -r r s d q < <(qstat "$1" "$2" received packets drops qlen)
+	info "received $r, sent $s, dropped $d, queued $q"
+	[ "$r" = "$3" ] && [ "$d" = 0 ] && [ $((s + q)) = "$3" ] ||
+		fail "packets lost: received $r, sent $s + queued $q of $3, dropped $d"
+}
+
 # balanced NS DEV [WAIT]: what entered left or is queued, exactly:
 # received = sent + dropped + stolen + queued. Waits for the queue to
 # drain first unless WAIT is "now".

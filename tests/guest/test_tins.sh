@@ -83,16 +83,6 @@ test_class_show_and_change() {
 	info "filter on a tin: $err"
 }
 
-# accounted NS DEV N: the qdisc received exactly N packets, dropped none,
-# and every one of them was either sent or is still queued.
-accounted() {
-	local r s d q
-	read -r r s d q < <(qstat "$1" "$2" received packets drops qlen)
-	info "received $r, sent $s, dropped $d, queued $q"
-	[ "$r" = "$3" ] && [ "$d" = 0 ] && [ $((s + q)) = "$3" ] ||
-		fail "packets lost: received $r, sent $s + queued $q of $3, dropped $d"
-}
-
 test_tins_grow_and_shrink_keep_queued_packets() {
 	load_module && dummy_dev || return 1
 	# 1 kbit per tin: 40 datagrams of 142 bytes stay queued for 45 s.
