@@ -278,12 +278,13 @@ tcp_goodput() { awk -v r="$1" 'BEGIN { printf "%.3f\n", r * 1448 / 1514 }'; }
 # over 2^31 as 3e+09).
 kernel_memory() { awk '/^Slab:|^VmallocUsed:/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo; }
 
-# kernel_refuses DEV: sends each request of stdin's "REQUEST|message"
-# lines (nlsend.py's syntax: values tc never sends) as a change of the
-# cakemt qdisc on DEV, and checks that the kernel refused each with
-# EINVAL and a message that starts with its text.
+# kernel_refuses DEV [MINOR]: sends each request of stdin's
+# "REQUEST|message" lines (nlsend.py's syntax: values tc never sends) as a
+# change of the cakemt qdisc on DEV (of its class MINOR, decimal, if
+# given), and checks that the kernel refused each with EINVAL and a
+# message that starts with its text.
 kernel_refuses() {
-	local dev=$1 here case want requests=() wants=() i=0 line
+	local dev=$1 minor=${2:-0} here case want requests=() wants=() i=0 line
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	while IFS='|' read -r case want; do
 		requests+=("$case"); wants+=("$want")
@@ -295,7 +296,8 @@ kernel_refuses() {
 		*) fail "${requests[i]}: the kernel said '$line', want EINVAL (22) and '${wants[i]}'"; return 1 ;;
 		esac
 		i=$((i + 1))
-	done < <(python3 "$here/nlsend.py" --dev "$dev" --header "$here/../../src/uapi/linux/pkt_sched_cakemt.h" "${requests[@]}")
+	done < <(python3 "$here/nlsend.py" --dev "$dev" --class "$minor" \
+		--header "$here/../../src/uapi/linux/pkt_sched_cakemt.h" "${requests[@]}")
 	[ "$i" = "${#requests[@]}" ] || { fail "nlsend.py answered $i of ${#requests[@]} requests"; return 1; }
 }
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Sends `tc qdisc change` requests for cakemt straight over netlink, with
+"""Sends `tc qdisc change` requests for cakemt (or, with --class MINOR,
+`tc class change` requests for that tin) straight over netlink, with
 attribute values tc itself would refuse, and prints what the kernel said,
 so that a test can check the module's own extack messages.
 
-    nlsend.py --dev DEV --header PATH REQUEST...
+    nlsend.py --dev DEV --header PATH [--class MINOR] REQUEST...
 
 Each REQUEST is NAME=VALUE[,NAME=VALUE...] with the attribute names of the
-uapi header (without TCA_CAKEMT_), their types taken from its comments (a
+uapi header (without TCA_CAKEMT_, or TCA_CAKEMT_CLASS_ for a class), their
+types taken from its comments (a
 flag takes no =VALUE, a binary one hex digits). For each request one line: the errno (0: accepted),
 a tab, and the kernel's extack message. One interpreter start serves all
 of them (one costs seconds on the debug kernel under TCG).
@@ -19,7 +21,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the checkout the guest shares
 from nlfuzz import (HANDLE, NLA_F_NESTED, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST,
-                    RTM_NEWQDISC, TC_H_ROOT, TCA_KIND, TCA_OPTIONS, attrs_of, nla,
+                    RTM_NEWQDISC, RTM_NEWTCLASS, TC_H_ROOT, TCA_KIND, TCA_OPTIONS, attrs_of, nla,
                     parse_header)
 
 SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK = 270, 10, 11
@@ -36,11 +38,13 @@ def payload(kind, value):
     return struct.pack(fmt, int(value, 0))
 
 
-def send(sock, seq, ifindex, blob):
-    """(errno, extack message) of one RTM_NEWQDISC change."""
-    tcm = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, HANDLE, TC_H_ROOT, 0)
+def send(sock, seq, ifindex, blob, minor=0):
+    """(errno, extack message) of one RTM_NEWQDISC change (of class
+    `minor` with RTM_NEWTCLASS if it is not 0)."""
+    msg = RTM_NEWTCLASS if minor else RTM_NEWQDISC
+    tcm = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, HANDLE | minor, TC_H_ROOT, 0)
     body = tcm + nla(TCA_KIND, b"cakemt\0") + nla(TCA_OPTIONS | NLA_F_NESTED, blob)
-    sock.send(struct.pack("=IHHII", 16 + len(body), RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body)
+    sock.send(struct.pack("=IHHII", 16 + len(body), msg, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body)
     while True:
         data = sock.recv(65536)
         off = 0
@@ -68,9 +72,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", required=True)
     ap.add_argument("--header", required=True)
+    ap.add_argument("--class", dest="minor", type=int, default=0)
     ap.add_argument("requests", nargs="+")
     a = ap.parse_args()
-    attrs = attrs_of(parse_header(a.header), "TCA_CAKEMT_UNSPEC")
+    prefix = "TCA_CAKEMT_CLASS_" if a.minor else "TCA_CAKEMT_"
+    attrs = attrs_of(parse_header(a.header), prefix + "UNSPEC")
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
     sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
     sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
@@ -81,9 +87,9 @@ def main():
         blob = b""
         for item in req.split(","):
             name, _, value = item.partition("=")
-            num, kind = attrs["TCA_CAKEMT_" + name]
+            num, kind = attrs[prefix + name]
             blob += nla(num, payload(kind, value))
-        err, msg = send(sock, seq, ifindex, blob)
+        err, msg = send(sock, seq, ifindex, blob, a.minor)
         print("%d\t%s" % (err, msg), flush=True)
 
 

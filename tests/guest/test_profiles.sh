@@ -87,6 +87,20 @@ test_tin_profile_show_change_default_and_refusals() {
 		info "$f: $(echo "$err" | head -1)"
 	done
 	has_words 5 overhead 5 || return 1
+	# 7. What tc never sends, the kernel refuses with a message too, and
+	# nothing of it is applied.
+	kernel_refuses d0 5 <<-'REQ' || return 1
+	TARGET=1000|cakemt: a tin's target needs its rtt
+	RTT_DEFAULT,RTT=1000|cakemt: rtt default takes no rtt or target
+	RTT=0|cakemt: rtt must be at least 1 us
+	RTT=1000,TARGET=0|cakemt: target must be at least 1 us
+	OVERHEAD=300,MPU=8|cakemt: overhead must be -64..256
+	OVERHEAD=-65|cakemt: overhead must be -64..256
+	MPU=257|cakemt: mpu must be 0..256
+	ATM=3|cakemt: atm mode 3 is none of
+	REQ
+	has_words 5 overhead 5 || return 1
+	lacks_words 5 rtt mpu atm || return 1
 }
 
 test_tin_profile_change_keeps_queued_packets() {
