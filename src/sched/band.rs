@@ -160,8 +160,12 @@ impl Band {
 }
 
 /// What choosing a band reads of it, kept apart from its [`Band`] so a
-/// tin's choice reads its bands' few bytes together (24 a band: the four
-/// of diffserv4 in two cache lines). `Default` is an idle band.
+/// tin's choice reads its bands' few bytes together (16 a band: the four
+/// of diffserv4 in one cache line). `Default` is an idle band.
+///
+/// The flow counts fit 16 bits: a tin holds at most
+/// [`DEFAULT_MAX_FLOWS`](super::tin_queue::DEFAULT_MAX_FLOWS) + 1 flow
+/// slots, and a band no more than its tin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BandTurn {
     /// When the band is next within its threshold rate (ns).
@@ -169,10 +173,13 @@ pub struct BandTurn {
     /// DRR deficit over the bands when nothing shapes the tin, bytes.
     pub(crate) deficit: i32,
     /// Flows on the sparse rotation (or waiting, counted sparse).
-    pub(crate) sparse_flows: u32,
+    pub(crate) sparse_flows: u16,
     /// Flows on the bulk rotation.
-    pub(crate) bulk_flows: u32,
+    pub(crate) bulk_flows: u16,
 }
+
+// A band's flows are the tin's at most: the counts cannot wrap.
+const _: () = assert!(super::tin_queue::DEFAULT_MAX_FLOWS < u16::MAX as u32);
 
 impl BandTurn {
     /// Has flows with packets to serve (or counted as such).
@@ -309,7 +316,7 @@ mod tests {
 
     fn band(flows: bool, time_next: u64) -> BandTurn {
         BandTurn {
-            sparse_flows: u32::from(flows),
+            sparse_flows: u16::from(flows),
             time_next,
             ..BandTurn::default()
         }

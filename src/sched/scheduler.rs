@@ -531,7 +531,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                     .saturating_mul(n)
                     .saturating_add(usize::from(band));
                 let turn = self.band_turns.get(i)?;
-                (turn.sparse_flows, turn.bulk_flows)
+                (u32::from(turn.sparse_flows), u32::from(turn.bulk_flows))
             }
         };
         Some(BandView {
@@ -2999,7 +2999,7 @@ mod tests {
     #[test]
     fn memory_per_tin_with_bands() {
         assert!(size_of::<Band>() <= 88, "{}", size_of::<Band>());
-        assert!(size_of::<BandTurn>() <= 24, "{}", size_of::<BandTurn>());
+        assert!(size_of::<BandTurn>() <= 16, "{}", size_of::<BandTurn>());
         let mut totals = Vec::new();
         for mode in [
             DiffservMode::Besteffort,

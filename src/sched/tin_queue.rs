@@ -1093,7 +1093,7 @@ impl TinQueue {
             .saturating_add(2);
         for _ in 0..bound {
             let (sparse, bulk) = match turn_of::<BANDED>(bands.turns, b) {
-                Some(turn) => (turn.sparse_flows, turn.bulk_flows),
+                Some(turn) => (u32::from(turn.sparse_flows), u32::from(turn.bulk_flows)),
                 None => (self.stats.sparse_flows, self.stats.bulk_flows),
             };
             if sparse == 0 && bulk == 0 {
@@ -1165,7 +1165,7 @@ impl TinQueue {
                 let rand = self.rand(tin);
                 let bulk = match (params.ingress, turn_of::<BANDED>(bands.turns, b)) {
                     (false, _) => 0,
-                    (true, Some(turn)) => turn.bulk_flows,
+                    (true, Some(turn)) => u32::from(turn.bulk_flows),
                     (true, None) => self.stats.bulk_flows,
                 };
                 let band = band_of::<BANDED>(bands.state, b);
