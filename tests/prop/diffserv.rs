@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Diffserv bands under random traffic with random DSCPs, rates (shaped
 //! and unshaped tins), ingress mode, the memory limit, resets, and random
-//! mode changes through `take_over`: every band's accounting balances, the
+//! mode changes through `take_over`, and tins' own profiles (rtt and
+//! framing, kept across mode changes): every band's accounting balances, the
 //! bands together hold their tin's backlog and account for its history,
 //! no packet is lost or duplicated, and a flow of one DSCP keeps its order.
 
@@ -9,9 +10,12 @@ use std::collections::HashMap;
 
 use super::host::{keys, SimPacket, SimQueue, VecAlloc};
 use super::{give_back, rate};
+use cakemt_sched::sched::cobalt::CobaltConfig;
 use cakemt_sched::sched::diffserv::DiffservMode;
+use cakemt_sched::sched::overhead::{Framing, Overhead};
 use cakemt_sched::sched::packet::DropReason;
 use cakemt_sched::sched::scheduler::{Dequeued, SchedConfig, Scheduler};
+use cakemt_sched::sched::tin_profile::TinProfile;
 use proptest::prelude::*;
 
 type Sched = Scheduler<SimQueue, VecAlloc>;
@@ -35,6 +39,11 @@ enum Op {
     },
     LinkRate(u64),
     Ingress(bool),
+    Profile {
+        tin: u32,
+        profile: TinProfile,
+    },
+    Overhead(i32),
     Mode {
         mode: DiffservMode,
         big_pool: bool,
@@ -54,6 +63,23 @@ fn dscp() -> impl Strategy<Value = u8> {
     ]
 }
 
+/// A tin's own profile: some fields of it, in and out of range.
+fn profile() -> impl Strategy<Value = TinProfile> {
+    let cells = prop::sample::select(vec![Framing::None, Framing::Atm, Framing::Ptm]);
+    (
+        prop::option::of(prop_oneof![Just(1_000_000u64), 1_000u64..2_000_000_000]),
+        prop::option::of(-70i32..260),
+        prop::option::of(0u32..300),
+        prop::option::of(cells),
+    )
+        .prop_map(|(rtt, overhead, mpu, framing)| TinProfile {
+            cobalt: rtt.map(CobaltConfig::from_rtt),
+            overhead,
+            mpu,
+            framing,
+        })
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         40 => (0..TINS, 0u32..4, 40u32..1600, dscp())
@@ -62,6 +88,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..TINS, rate()).prop_map(|(tin, rate)| Op::TinRate { tin, rate }),
         2 => prop_oneof![Just(0u64), 100_000u64..5_000_000].prop_map(Op::LinkRate),
         1 => any::<bool>().prop_map(Op::Ingress),
+        3 => (0..TINS, profile()).prop_map(|(tin, profile)| Op::Profile { tin, profile }),
+        1 => (-64i32..=256).prop_map(Op::Overhead),
         4 => (mode(), proptest::bool::weighted(0.8))
             .prop_map(|(mode, big_pool)| Op::Mode { mode, big_pool }),
         1 => Just(Op::Reset),
@@ -184,16 +212,32 @@ proptest! {
                 Op::TinRate { tin, rate } => prop_assert!(s.set_tin_rate(tin, rate, now)),
                 Op::LinkRate(r) => s.set_link_rate(r, now),
                 Op::Ingress(on) => s.set_ingress(on),
+                Op::Profile { tin, profile } => {
+                    let before = s.tin_profile(tin);
+                    let r = s.set_tin_profile(tin, &profile);
+                    // Six tins never fill the table: only a bad field refuses.
+                    prop_assert_eq!(r.is_ok(), profile.is_valid(), "{:?}", r);
+                    let want = if r.is_ok() { Some(profile) } else { before };
+                    prop_assert_eq!(s.tin_profile(tin), want);
+                }
+                Op::Overhead(o) => {
+                    let framing = Overhead { overhead: o, strip_mac: true, ..Overhead::default() };
+                    prop_assert!(s.set_overhead(framing));
+                }
                 Op::Reset => s.reset(&mut |p, r| back.push((p, r))),
                 Op::Mode { mode, big_pool } => {
                     changes += 1;
                     let cfg = SchedConfig { diffserv: mode, ..config(mode, big_pool) };
                     let cfg = SchedConfig { link_rate: s.config().link_rate, ingress: s.config().ingress, ..cfg };
+                    let cfg = SchedConfig { overhead: s.config().overhead, ..cfg };
                     let mut new: Sched = Scheduler::new(&mut VecAlloc::default(), &cfg).unwrap();
                     let before = *s.totals();
+                    let profiles: Vec<_> = (0..TINS).map(|t| s.tin_profile(t)).collect();
                     let same = mode == s.diffserv();
                     new.take_over(&mut s, 0, &mut |p| keys(p.tin, p.flow & 0xFF), now).unwrap();
                     s = new;
+                    let kept: Vec<_> = (0..TINS).map(|t| s.tin_profile(t)).collect();
+                    prop_assert_eq!(kept, profiles, "profiles lost in a mode change");
                     let mut after = *s.totals();
                     after.reserved_slot_uses = before.reserved_slot_uses;
                     prop_assert_eq!(after, before);
