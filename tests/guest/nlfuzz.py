@@ -144,6 +144,7 @@ class Fuzzer:
         self.model = None          # the configuration in force, or None
         self.tins = {}             # tin -> (rate or None if default, weight)
         self.bursts = {}           # tin -> "none" or (rate, threshold, ms); absent: the qdisc's
+        self.profiles = {}         # tin -> {field: value} of its own profile; absent: none
         self.sent = self.accepted = 0
 
     # ---- values ----
@@ -325,7 +326,7 @@ class Fuzzer:
             err = self.nl.request(RTM_DELQDISC, 0, self.ifindex, HANDLE, TC_H_ROOT, b"")
             self.sent += 1
             if err == 0:
-                self.model, self.tins, self.bursts = None, {}, {}
+                self.model, self.tins, self.bursts, self.profiles = None, {}, {}, {}
             return "delete", err
         blob, settings = self.qdisc_opts()
         flags = {"change": 0, "replace": NLM_F_CREATE | NLM_F_REPLACE, "add": NLM_F_CREATE | NLM_F_EXCL}[op]
@@ -339,7 +340,7 @@ class Fuzzer:
             want = self.model
         elif creates or changes:
             if creates:
-                self.model, self.tins, self.bursts = None, {}, {}
+                self.model, self.tins, self.bursts, self.profiles = None, {}, {}, {}
             want = self.expect(settings)
         else:
             want = None
@@ -354,8 +355,9 @@ class Fuzzer:
                 self.tins[tin] = (None if fl & 1 else rate, weight or old[1])
             self.tins = {t: v for t, v in self.tins.items() if t <= want["tins"]}
             self.bursts = {t: v for t, v in self.bursts.items() if t <= want["tins"]}
+            self.profiles = {t: v for t, v in self.profiles.items() if t <= want["tins"]}
         elif creates:
-            self.model, self.tins, self.bursts = None, {}, {}
+            self.model, self.tins, self.bursts, self.profiles = None, {}, {}, {}
         return what, err
 
     def class_change(self):
@@ -389,6 +391,8 @@ class Fuzzer:
             rate = None
         burst = self.class_burst(tin, got, rate) if valid else False
         valid = valid and burst is not False
+        profile = self.class_profile(tin, got) if valid else False
+        valid = valid and profile is not False
         what = "class change of tin %d %r" % (tin, got)
         if err == 0:
             self.accepted += 1
@@ -399,7 +403,50 @@ class Fuzzer:
                 self.bursts.pop(tin, None)
             elif burst is not None:
                 self.bursts[tin] = burst
+            if profile:
+                self.profiles[tin] = profile
+            elif profile is not None:
+                self.profiles.pop(tin, None)
         return what, err
+
+    def class_profile(self, tin, got):
+        """The tin's own profile after a class change with `got` ({field:
+        value}, {} for none; None: as it was), or False if the qdisc must
+        refuse it. A table full of other profiles is not modelled: the
+        qdisc may refuse for it, never accept for it."""
+        g = {k[len("TCA_CAKEMT_CLASS_"):].lower(): v for k, v in got.items()}
+        fields = ("rtt", "target", "rtt_default", "overhead", "mpu", "atm", "framing_default")
+        if not any(f in g for f in fields):
+            return None
+        p = dict(self.profiles.get(tin, {}))
+        if "rtt_default" in g:
+            if "rtt" in g or "target" in g:
+                return False
+            p.pop("rtt", None)
+            p.pop("target", None)
+        elif "rtt" in g:
+            target = g.get("target", max(g["rtt"] // 20, 1))
+            if g["rtt"] == 0 or target == 0:
+                return False
+            p["rtt"], p["target"] = g["rtt"], target
+        elif "target" in g:
+            return False
+        if "framing_default" in g:
+            for f in ("overhead", "mpu", "atm"):
+                p.pop(f, None)
+        if "overhead" in g:
+            if not -64 <= g["overhead"] <= 256:
+                return False
+            p["overhead"] = g["overhead"]
+        if "mpu" in g:
+            if g["mpu"] > 256:
+                return False
+            p["mpu"] = g["mpu"]
+        if "atm" in g:
+            if not 0 <= g["atm"] < len(ATM):
+                return False
+            p["atm"] = ATM[g["atm"]]
+        return p
 
     def class_burst(self, tin, got, rate):
         """The tin's burst after a class change with `got` (None: as it
