@@ -385,14 +385,14 @@ impl Classes for Cakemt {
                 ENOSPC,
                 None,
                 format_args!(
-                    "cakemt: {TIN_PROFILES} different tin profiles are in use; give this tin one of theirs, or free one"
+                    "cakemt: {TIN_PROFILES} different tin profiles are in use: take one of theirs or free one"
                 ),
             ),
             ClassRefusal::BurstsFull => ext.fail(
                 ENOSPC,
                 None,
                 format_args!(
-                    "cakemt: {TIN_BURSTS} different tin bursts are in use; give this tin one of theirs, or free one (burst default)"
+                    "cakemt: {TIN_BURSTS} different tin bursts are in use: take one of theirs or free one"
                 ),
             ),
         }
@@ -432,7 +432,10 @@ impl Classes for Cakemt {
             stats: *t.stats(),
             burst: self.sched.tin_burst(tin).unwrap_or(TinBurst::Default),
             profile: self.sched.tin_profile(tin).unwrap_or_default(),
-            cobalt: (t.params().cobalt().target, t.params().cobalt().interval),
+            cobalt: self
+                .sched
+                .cobalt_in_force(tin)
+                .map_or((0, 0), |c| (c.target, c.interval)),
         })
     }
 

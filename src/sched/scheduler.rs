@@ -46,7 +46,7 @@ use super::burst::{
     Burst, BurstConfig, BurstEntry, BurstError, TinBurst, TinBursts, TIN_BURSTS, TIN_BURST_DEFAULT,
 };
 use super::calendar::{Calendar, CalendarConfig, CALENDAR_BYTES_PER_TIN};
-use super::cobalt::CobaltConfig;
+use super::cobalt::{CobaltConfig, CobaltParams};
 use super::diffserv::DiffservMode;
 use super::flow_table::{FlowTable, SET_WAYS};
 use super::memlimit::{MemBuckets, MEM_BYTES_PER_TIN};
@@ -886,6 +886,15 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
     pub fn tin_profile(&self, tin: u32) -> Option<TinProfile> {
         let t = self.tins.get(tin as usize)?;
         Some(TinProfiles::profile(&self.profiles, t.profile))
+    }
+
+    /// `tin`'s COBALT parameters as its next packet will find them (an
+    /// idle tin's [`Tin::params`] wait for that packet to follow a
+    /// change of the scheduler's settings), if the tin exists.
+    pub fn cobalt_in_force(&self, tin: u32) -> Option<CobaltParams> {
+        let t = self.tins.get(tin as usize)?;
+        let profile = TinProfiles::profile(&self.profiles, t.profile);
+        Some(*tin_params(&self.cfg, &profile, t.rate()).cobalt())
     }
 
     /// The framing `tin`'s packets are priced with for its own shaper, if
@@ -2573,8 +2582,11 @@ mod tests {
             assert!(o.interval_ns > q.interval_ns, "band {b}: {o:?} {q:?}");
             assert!(o.target_ns >= 30_000_000, "band {b}: {o:?}");
         }
-        // A qdisc-wide rtt change leaves the tin's own alone.
+        // A qdisc-wide rtt change leaves the tin's own alone; an idle
+        // tin's shows it before its next packet.
         s.set_cobalt(CobaltConfig::from_rtt(10_000_000));
+        assert_eq!(s.cobalt_in_force(1).unwrap().target, 1_816_800);
+        assert_eq!(s.cobalt_in_force(0).unwrap().target, 30_000_000);
         let mut sink = |_: TestPacket, _| panic!("no drop expected");
         for t in 0..2 {
             s.enqueue(t, pkt(u64::from(t), t, 100), keys(1), 0, &mut sink)

@@ -138,7 +138,8 @@ tin_framing_pps() {
 	a1=$(port_packets rcv 5201); b1=$(port_packets rcv 5202); t1=${EPOCHREALTIME/./}
 	kill "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}"
-	balanced snd veth0 || return 1
+	# stdout is the figures: the check's report goes to stderr.
+	balanced snd veth0 >&2 || return 1
 	ip netns del snd; ip netns del rcv
 	awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f %.1f\n", a * 1e6 / t, b * 1e6 / t }'
 }

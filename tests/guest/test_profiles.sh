@@ -75,6 +75,12 @@ test_tin_profile_show_change_default_and_refusals() {
 	tc_ class change dev d0 classid 1:4 cakemt overhead default || return 1
 	lacks_words 4 overhead mpu atm || return 1
 	tc_ class change dev d0 classid 1:24 cakemt overhead 100 || return 1
+	# Full again: tin 2 shares its entry with tin 3, so even handing its
+	# rtt back needs an entry of its own, and is refused.
+	err=$(tc_ class change dev d0 classid 1:2 cakemt rtt default 2>&1) &&
+		{ fail "tin 2 left a shared entry with the table full"; return 1; }
+	has_words 2 rtt 600ms || return 1
+	tc_ class change dev d0 classid 1:5 cakemt overhead default || return 1
 	tc_ class change dev d0 classid 1:2 cakemt rtt default || return 1
 	lacks_words 2 rtt || return 1
 	has_words 2 overhead 44 mpu 64 atm || return 1
@@ -83,13 +89,13 @@ test_tin_profile_show_change_default_and_refusals() {
 	# 6. tc refuses what is out of range before the kernel sees it.
 	for f in "overhead 300" "mpu 257" "overhead default overhead 4" "rtt 0ms"; do
 		# shellcheck disable=SC2086 # the options are words
-		err=$(tc_ class change dev d0 classid 1:5 cakemt $f 2>&1) && { fail "tc took '$f'"; return 1; }
+		err=$(tc_ class change dev d0 classid 1:6 cakemt $f 2>&1) && { fail "tc took '$f'"; return 1; }
 		info "$f: $(echo "$err" | head -1)"
 	done
-	has_words 5 overhead 5 || return 1
+	has_words 6 overhead 6 || return 1
 	# 7. What tc never sends, the kernel refuses with a message too, and
 	# nothing of it is applied.
-	kernel_refuses d0 5 <<-'REQ' || return 1
+	kernel_refuses d0 6 <<-'REQ' || return 1
 	TARGET=1000|cakemt: a tin's target needs its rtt
 	RTT_DEFAULT,RTT=1000|cakemt: rtt default takes no rtt or target
 	RTT=0|cakemt: rtt must be at least 1 us
@@ -99,8 +105,8 @@ test_tin_profile_show_change_default_and_refusals() {
 	MPU=257|cakemt: mpu must be 0..256
 	ATM=3|cakemt: atm mode 3 is none of
 	REQ
-	has_words 5 overhead 5 || return 1
-	lacks_words 5 rtt mpu atm || return 1
+	has_words 6 overhead 6 || return 1
+	lacks_words 6 rtt mpu atm || return 1
 }
 
 test_tin_profile_change_keeps_queued_packets() {
