@@ -75,6 +75,10 @@ FLOW_MODES = ["flowblind", "srchost", "dsthost", "hosts", "flows", "dual-srchost
 ACK_FILTERS = ["disabled", "enabled", "aggressive"]
 SPLIT_GSO = ["disabled", "enabled", "auto"]
 ATM = ["noatm", "atm", "ptm"]
+# A class's profile fields and values at and past their limits (flags: none).
+PROFILE_VALUES = {"RTT": [0, 1, 1000, 50000, 600000], "TARGET": [0, 1, 2500, 30000],
+                  "OVERHEAD": [-65, -64, 0, 18, 44, 256, 257], "MPU": [0, 64, 256, 257],
+                  "ATM": [0, 1, 2, 3], "RTT_DEFAULT": [], "FRAMING_DEFAULT": []}
 DIFFSERV = ["diffserv3", "diffserv4", "diffserv8", "besteffort", "precedence"]
 
 
@@ -145,7 +149,7 @@ class Fuzzer:
         self.tins = {}             # tin -> (rate or None if default, weight)
         self.bursts = {}           # tin -> "none" or (rate, threshold, ms); absent: the qdisc's
         self.profiles = {}         # tin -> {field: value} of its own profile; absent: none
-        self.sent = self.accepted = 0
+        self.sent = self.accepted = self.profiled = 0
 
     # ---- values ----
     def value(self, kind):
@@ -319,7 +323,7 @@ class Fuzzer:
 
     def step(self):
         r = self.rng
-        op = r.choice(["change"] * 5 + ["replace", "add", "class", "delete"])
+        op = r.choice(["change"] * 5 + ["replace", "add", "class", "class", "delete"])
         if op == "class":
             return self.class_change()
         if op == "delete":
@@ -365,14 +369,23 @@ class Fuzzer:
         tins = (self.model or {}).get("tins", 1)
         tin = r.choice([1, tins, tins + 1, r.randint(1, max(tins, 1)), 0xFFFF])
         blob, got, sound = b"", {}, True
-        for name in r.sample(list(self.c), r.randint(0, len(self.c))):
+        # Random attributes rarely make a whole valid profile: often send
+        # only profile fields, with values near their limits.
+        names = list(self.c)
+        if r.random() < 0.4:
+            names = [n for n in names if n[len("TCA_CAKEMT_CLASS_"):] in PROFILE_VALUES]
+        for name in r.sample(names, r.randint(0, len(names))):
             num, kind = self.c[name]
             if name in ("TCA_CAKEMT_CLASS_UNSPEC", "TCA_CAKEMT_CLASS_PAD"):
                 if r.random() < 0.8:
                     continue
                 payload, ok = b"\0" * r.choice([0, 4, 8]), False
             else:
-                payload = self.value(kind)
+                near = PROFILE_VALUES.get(name[len("TCA_CAKEMT_CLASS_"):])
+                if near and r.random() < 0.8:
+                    payload = struct.pack("=i" if kind == "s32" else "=I", r.choice(near))
+                else:
+                    payload = self.value(kind)
                 got[name], ok = self.decode(kind, payload)
             sound &= ok
             blob += nla(num, payload)
@@ -405,6 +418,7 @@ class Fuzzer:
                 self.bursts[tin] = burst
             if profile:
                 self.profiles[tin] = profile
+                self.profiled += 1
             elif profile is not None:
                 self.profiles.pop(tin, None)
         return what, err
@@ -512,6 +526,10 @@ class Fuzzer:
             got = o.get("burst") if not isinstance(b, tuple) else (o.get("burst"), o.get("burst_threshold"), o.get("burst_time_ms"))
             if got != b:
                 raise AssertionError("after %s: tin %d dumps burst %r, model says %r" % (what, tin, got, b))
+            p = self.profiles.get(tin, {})
+            got = {k: o[k] for k in ("rtt", "target", "overhead", "mpu", "atm") if k in o}
+            if got != p:
+                raise AssertionError("after %s: tin %d dumps profile %r, model says %r" % (what, tin, got, p))
         for tin, (rate, weight) in self.tins.items():
             c = classes[tin].get("options", {})
             want_rate = m["tin_bandwidth"] if rate is None else rate
@@ -587,8 +605,9 @@ def main():
     except AssertionError as e:
         print("nlfuzz: FAIL (seed %d, after %d messages): %s" % (seed, f.sent, e), flush=True)
         sys.exit(1)
-    print("nlfuzz: %d messages (%d accepted, %d refused), dumps and accounting checked after every %d"
-          % (f.sent, f.accepted, f.sent - f.accepted, a.batch), flush=True)
+    print("nlfuzz: %d messages (%d accepted, %d refused; %d gave a tin a profile of its own),"
+          " dumps and accounting checked after every %d"
+          % (f.sent, f.accepted, f.sent - f.accepted, f.profiled, a.batch), flush=True)
 
 
 if __name__ == "__main__":
