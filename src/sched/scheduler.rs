@@ -605,13 +605,10 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
         let link_framing = &self.cfg.overhead;
         let totals = &mut self.totals;
         let mb = &mut self.mem;
-        let mut dropped = (0u32, 0u32);
+        let mut dropped = DropCost::default();
         let mut on_drop = |p: Q::Packet, r| {
             account_drop(totals, mb, tin, &p, r);
-            dropped.0 = dropped.0.saturating_add(p.adjusted_len());
-            dropped.1 = dropped
-                .1
-                .saturating_add(link_len(link_framing, own_framing, &p));
+            dropped.add(&p, link_framing, own_framing);
             sink(p, r);
         };
         let table = &mut self.table;
@@ -625,17 +622,16 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 &self.profiles,
                 (turns, state),
                 tin,
-                t.profile,
-                &t.shaper,
+                t,
                 &self.link,
             );
             let p = &t.params;
             t.queue
                 .enqueue_banded(tin, table, p, &mut bands, pkt, keys, now, &mut on_drop)
         };
-        if self.cfg.ingress && dropped != (0, 0) {
+        if self.cfg.ingress && dropped != DropCost::default() {
             let lag = self.cfg.max_lag_ns;
-            charge_dropped(&mut t.shaper, &mut self.link, dropped, now, lag);
+            dropped.charge(&mut t.shaper, &mut self.link, now, lag);
         }
         let slot = match res {
             Ok(slot) => slot,
@@ -712,14 +708,11 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             let link_framing = &self.cfg.overhead;
             let totals = &mut self.totals;
             let mb = &mut self.mem;
-            let mut dropped = (0u32, 0u32);
+            let mut dropped = DropCost::default();
             let marks_before = t.queue.stats().ecn_marks;
             let mut on_drop = |p: Q::Packet, r| {
                 account_drop(totals, mb, tin, &p, r);
-                dropped.0 = dropped.0.saturating_add(p.adjusted_len());
-                dropped.1 = dropped
-                    .1
-                    .saturating_add(link_len(link_framing, own_framing, &p));
+                dropped.add(&p, link_framing, own_framing);
                 sink(p, r);
             };
             let table = &mut self.table;
@@ -732,8 +725,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                     &self.profiles,
                     (turns, state),
                     tin,
-                    t.profile,
-                    &t.shaper,
+                    t,
                     &self.link,
                 );
                 let p = &t.params;
@@ -742,11 +734,11 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             };
             let marks = t.queue.stats().ecn_marks.wrapping_sub(marks_before);
             self.totals.ecn_marks = self.totals.ecn_marks.saturating_add(u64::from(marks));
-            if self.cfg.ingress && dropped != (0, 0) {
+            if self.cfg.ingress && dropped != DropCost::default() {
                 let lag = self.cfg.max_lag_ns;
-                charge_dropped(&mut t.shaper, &mut self.link, dropped, now, lag);
+                dropped.charge(&mut t.shaper, &mut self.link, now, lag);
                 // And their turn, as CAKE charges the tin deficit.
-                self.drr.charge(tin, dropped.1);
+                self.drr.charge(tin, dropped.link);
             }
             let Some(p) = got else {
                 self.drr.remove(tin);
@@ -1054,8 +1046,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 &self.profiles,
                 (turns, state),
                 tin,
-                t.profile,
-                &t.shaper,
+                t,
                 &self.link,
             );
             t.queue
@@ -1461,8 +1452,7 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
                 &self.profiles,
                 (turns, state),
                 fat,
-                t.profile,
-                &t.shaper,
+                t,
                 &self.link,
             );
             let Some((p, slot)) =
@@ -1482,8 +1472,9 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
             if self.cfg.ingress {
                 let lag = self.cfg.max_lag_ns;
                 let own = TinProfiles::overhead(&self.profiles, t.profile).is_some();
-                let lens = (p.adjusted_len(), link_len(&self.cfg.overhead, own, &p));
-                charge_dropped(&mut t.shaper, &mut self.link, lens, now, lag);
+                let mut cost = DropCost::default();
+                cost.add(&p, &self.cfg.overhead, own);
+                cost.charge(&mut t.shaper, &mut self.link, now, lag);
             }
             if !t.queue.is_backlogged() {
                 self.drr.remove(fat);
@@ -1498,11 +1489,28 @@ impl<Q: PacketQueue, A: SliceAlloc> Scheduler<Q, A> {
 
 /// Ingress mode: packets dropped here already used the bottleneck
 /// upstream, so they cost their tin and the link their time, as if sent
-/// (`cake_advance_shaper` on a drop).
-/// `tin_len` and `link_len` are what they cost each (see [`link_len`]).
-fn charge_dropped(tin: &mut Shaper, link: &mut Shaper, lens: (u32, u32), now: u64, lag: u64) {
-    tin.charge(lens.0, now, lag);
-    link.charge(lens.1, now, lag);
+/// (`cake_advance_shaper` on a drop): the tin in its framing (their
+/// adjusted length), the link in the scheduler's (see [`link_len`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct DropCost {
+    tin: u32,
+    link: u32,
+}
+
+impl DropCost {
+    /// Adds packet `p` of a tin with a framing of its own or not.
+    fn add<P: Packet>(&mut self, p: &P, link_framing: &Overhead, own_framing: bool) {
+        self.tin = self.tin.saturating_add(p.adjusted_len());
+        self.link = self
+            .link
+            .saturating_add(link_len(link_framing, own_framing, p));
+    }
+
+    /// Charges the tin's shaper and the link's.
+    fn charge(&self, tin: &mut Shaper, link: &mut Shaper, now: u64, lag: u64) {
+        tin.charge(self.tin, now, lag);
+        link.charge(self.link, now, lag);
+    }
 }
 
 /// The rate that sends a tin: its own cap or the link's, the slower one
@@ -1524,18 +1532,17 @@ fn bands_of<'a>(
     profiles: &[ProfileSlot],
     (turns, state): (&'a mut [BandTurn], &'a mut [Band]),
     tin: u32,
-    profile: u8,
-    tin_shaper: &Shaper,
+    t: &Tin,
     link: &Shaper,
 ) -> Bands<'a> {
     let n = bands_per_tin(cfg.diffserv);
     if n == 0 {
         return Bands::besteffort();
     }
-    let rate = sending_rate(tin_shaper, link);
+    let rate = sending_rate(&t.shaper, link);
     let turns = band_state(turns, n, tin);
     let state = band_state(state, n, tin);
-    let cobalt = tin_cobalt(cfg, profiles, profile);
+    let cobalt = tin_cobalt(cfg, profiles, t.profile);
     Bands::new(cfg.diffserv, turns, state, cobalt, rate).with_max_lag(cfg.max_lag_ns)
 }
 

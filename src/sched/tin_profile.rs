@@ -18,7 +18,7 @@
 //! the packet path reads it with one lookup.
 
 use super::cobalt::CobaltConfig;
-use super::overhead::{Framing, Overhead, MPU_MAX, OVERHEAD_MAX, OVERHEAD_MIN};
+use super::overhead::{Framing, Overhead};
 use super::shared_settings::{Shared, SharedSettings, TableFull, SHARED_NONE};
 
 /// Different profiles tins may have at once: a few kinds of access line
@@ -50,9 +50,8 @@ impl TinProfile {
 
     /// Are the fields in the ranges the scheduler's own accept?
     pub fn is_valid(&self) -> bool {
-        self.overhead
-            .map_or(true, |o| (OVERHEAD_MIN..=OVERHEAD_MAX).contains(&o))
-            && self.mpu.map_or(true, |m| m <= MPU_MAX)
+        // The default framing is valid: only this profile's fields can fail.
+        self.overhead_over(&Overhead::default()).is_valid()
     }
 
     /// Does it change how packets are priced?
