@@ -180,5 +180,8 @@ test_rate_framing_of_one_tin_prices_that_tin_and_not_the_link() {
 	load_module || return 1
 	rounds "a tin's own framing, tins at the rate" tin_framing_round tins || rc=1
 	rounds "a tin's own framing, the link at the rate" tin_framing_round link || rc=1
+	# The reference in the same boot: CAKE with tin 1's framing at the
+	# same rate must charge the same 371 bytes a packet.
+	rounds "cake overhead 0 atm (control)" framing_round cake overhead 0 atm || rc=1
 	return $rc
 }
